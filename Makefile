@@ -1,0 +1,42 @@
+# permitmap: `make run` sets everything up and serves the demo map; `make test` runs the tests.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PERMITMAP := $(BIN)/permitmap
+
+.PHONY: run test setup db lint bench-load clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## setup: Python deps into .venv, PostgreSQL + PostGIS (apt, as root), embedded cluster, migrations
+setup: $(STAMP)
+	$(PERMITMAP) db start
+	$(PERMITMAP) db migrate
+
+## run: set up, load the demo province if the database is empty, serve http://127.0.0.1:8000
+run: setup
+	$(PERMITMAP) demo --if-empty
+	$(PERMITMAP) serve
+
+## test: set up, lint, run the whole suite against a real PostGIS
+test: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+## bench-load: generate and load the 1,000,000-unit demo into a scratch database
+bench-load: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.load --units 1000000
+
+clean:
+	-$(PERMITMAP) db stop
+	rm -rf .permitmap $(VENV)

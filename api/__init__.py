@@ -1,0 +1,1 @@
+"""FastAPI application, HTTP error mapping and the `permitmap` command line."""

@@ -1,0 +1,38 @@
+"""The app factory: settings in, FastAPI app out; the engine lives in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api.errors import install_error_handlers
+from api.routes import health
+from geo.db import database_url, make_engine
+from geo.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the permitmap application (settings from the environment when not given)."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(database_url(settings.database, settings.cluster))
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="permitmap",
+        summary="GIS monitoring map server for the pollutant discharge permit system (排污许可制)",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,206 @@
+"""The `permitmap` command: the embedded database, migrations, the demo province, the server."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from geo.cluster import EmbeddedCluster
+from geo.db import database_url, make_engine, probe
+from geo.errors import PermitmapError, SetupError, ValidationError
+from geo.migrate import current_revision, downgrade, upgrade
+from geo.settings import Settings
+
+app = typer.Typer(
+    help="permitmap: GIS monitoring map server for the pollutant discharge permit system.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+db_app = typer.Typer(
+    help="The database: embedded PostGIS cluster or DATABASE_URL.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+MAX_DEMO_UNITS = 1_000_000
+
+
+def _settings() -> Settings:
+    return Settings()
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Install PostgreSQL + PostGIS if needed and start the embedded cluster (idempotent)."""
+    settings = _settings()
+    if settings.database.database_url:
+        versions = probe(make_engine(settings.database.database_url))
+        typer.echo(f"using DATABASE_URL (PostgreSQL {versions.postgres}); no embedded cluster")
+        return
+    cluster = EmbeddedCluster(settings.cluster)
+    status = cluster.start()
+    cluster.ensure_database(settings.database.database_name)
+    typer.echo(f"embedded PostGIS running (pid {status.pid}, data {status.data_dir})")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded cluster."""
+    settings = _settings()
+    if settings.database.database_url:
+        typer.echo("using DATABASE_URL; there is no embedded cluster to stop")
+        return
+    stopped = EmbeddedCluster(settings.cluster).stop()
+    typer.echo("embedded PostGIS stopped" if stopped else "embedded PostGIS was not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Say whether the database runs, its versions and its migration revision."""
+    settings = _settings()
+    if not settings.database.database_url:
+        status = EmbeddedCluster(settings.cluster).status()
+        if not status.running:
+            typer.echo(f"embedded PostGIS: stopped (data {status.data_dir})")
+            raise typer.Exit(3)
+        typer.echo(f"embedded PostGIS: running (pid {status.pid}, data {status.data_dir})")
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    versions = probe(engine)
+    revision = current_revision(engine) or "none (run `permitmap db migrate`)"
+    typer.echo(f"PostgreSQL {versions.postgres}, PostGIS {versions.postgis or 'not installed'}")
+    typer.echo(f"migration revision: {revision}")
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL of the database permitmap uses."""
+    settings = _settings()
+    typer.echo(database_url(settings.database, settings.cluster))
+
+
+@db_app.command("migrate")
+def db_migrate(revision: str = "head") -> None:
+    """Apply the migrations up to REVISION (default: head)."""
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    upgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine)}")
+
+
+@db_app.command("downgrade")
+def db_downgrade(revision: str) -> None:
+    """Roll the migrations back to REVISION ("base" removes every table)."""
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    downgrade(engine, revision)
+    typer.echo(f"database at revision {current_revision(engine) or 'base'}")
+
+
+@app.command("demo")
+def demo(
+    units: Annotated[int, typer.Option(help="number of units (排污单位), 1 to 1,000,000")] = 20_000,
+    seed: Annotated[
+        int, typer.Option(help="random seed: the same seed gives the same data")
+    ] = 2025,
+    province: Annotated[str, typer.Option(help="province adcode (GB/T 2260)")] = "500000",
+    as_of: Annotated[
+        str | None, typer.Option(help="reference date YYYY-MM-DD (default today)")
+    ] = None,
+    if_empty: Annotated[bool, typer.Option(help="do nothing when the database holds data")] = False,
+    replace: Annotated[bool, typer.Option(help="wipe the inventory and zones, then load")] = False,
+) -> None:
+    """Generate the demo province and load it with COPY."""
+    from data.demo.loader import database_is_empty, load_demo
+    from data.demo.options import DemoOptions
+
+    if not 1 <= units <= MAX_DEMO_UNITS:
+        raise ValidationError(f"--units must be between 1 and {MAX_DEMO_UNITS:,}, got {units}")
+    options = DemoOptions(units=units, seed=seed, province=province, as_of=_parse_date(as_of))
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    if not database_is_empty(engine):
+        if if_empty:
+            typer.echo("database already holds data; demo not loaded again")
+            return
+        if not replace:
+            raise SetupError("the database already holds data: add --replace to wipe and reload it")
+    summary = load_demo(engine, options, progress=True)
+    typer.echo(summary)
+
+
+def _parse_date(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationError(f"--as-of must be a date like 2026-01-31, got {value!r}") from exc
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port")] = None,
+) -> None:
+    """Serve the API and maps (default http://127.0.0.1:8000)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = _settings()
+    host = host or settings.server.host
+    port = port or settings.server.port
+    _require_free_port(host, port)
+    typer.echo(f"permitmap serving on http://{host}:{port} (API docs at /docs)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _require_free_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe_socket:
+        try:
+            probe_socket.bind((host, port))
+        except OSError as exc:
+            raise SetupError(
+                f"port {port} on {host} is already in use: stop the other process "
+                "or choose another with --port / PERMITMAP_PORT"
+            ) from exc
+
+
+def _log_unexpected(exc: BaseException) -> Path:
+    log_path = Settings().cluster.state_dir / "permitmap-cli.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    logging.basicConfig(filename=log_path, level=logging.ERROR)
+    logging.getLogger("permitmap.cli").error("unexpected error", exc_info=exc)
+    return log_path
+
+
+def main() -> None:
+    """Entry point: every failure is one line on stderr and a non-zero exit, never a traceback."""
+    try:
+        exit_code = app(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        print(f"permitmap: {exc.format_message()}", file=sys.stderr)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        print("permitmap: aborted", file=sys.stderr)
+        sys.exit(130)
+    except PermitmapError as exc:
+        print(f"permitmap: {exc.message}", file=sys.stderr)
+        sys.exit(1)
+    except Exception as exc:
+        log_path = _log_unexpected(exc)
+        print(
+            f"permitmap: unexpected error ({type(exc).__name__}); see {log_path}", file=sys.stderr
+        )
+        sys.exit(1)
+    if isinstance(exit_code, int) and exit_code:
+        sys.exit(exit_code)

@@ -1,0 +1,1 @@
+"""Demo-province generator and reference tables."""

@@ -1,0 +1,1 @@
+"""The domain in the database: models, migrations, CRS, the embedded PostGIS cluster."""

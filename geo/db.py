@@ -1,0 +1,58 @@
+"""Database connection: which URL to use, the engine, and a health probe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+
+from geo.cluster import EmbeddedCluster
+from geo.errors import SetupError
+from geo.settings import ClusterSettings, DatabaseSettings
+
+
+def database_url(db: DatabaseSettings, cluster: ClusterSettings) -> str:
+    """`DATABASE_URL` when set, else the embedded cluster's database."""
+    if db.database_url:
+        return db.database_url
+    return EmbeddedCluster(cluster).url(db.database_name)
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine with pre-ping (a restarted server does not break the pool)."""
+    try:
+        make_url(url)
+    except ArgumentError as exc:
+        raise SetupError(f"DATABASE_URL is not a valid database URL: {url!r}") from exc
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size)
+
+
+@dataclass(frozen=True)
+class DatabaseVersions:
+    """What `/health` and `permitmap db status` report."""
+
+    postgres: str
+    postgis: str | None
+
+
+def probe(engine: Engine) -> DatabaseVersions:
+    """Connect and read the PostgreSQL and PostGIS versions; one clear error when unreachable."""
+    try:
+        with engine.connect() as conn:
+            postgres = conn.execute(text("SHOW server_version")).scalar_one()
+            has_postgis = conn.execute(
+                text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")
+            ).scalar()
+            postgis = (
+                conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+                if has_postgis
+                else None
+            )
+    except OperationalError as exc:
+        raise SetupError(
+            f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}",
+            detail=str(exc),
+        ) from exc
+    return DatabaseVersions(postgres=postgres, postgis=postgis)

@@ -1,0 +1,103 @@
+"""Zone versions: a re-approved zone closes its current version and adds the next one.
+
+Old versions are never overwritten, so a flag or a report can always say which boundary it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Row, text
+from sqlalchemy.orm import Session
+
+from geo.errors import NotFoundError, ValidationError
+
+
+@dataclass(frozen=True)
+class ZoneVersion:
+    """One stored version of a zone."""
+
+    id: int
+    code: str
+    version: int
+    valid_from: date
+    valid_to: date | None
+
+
+def _version(row: Row) -> ZoneVersion:
+    return ZoneVersion(row.id, row.code, row.version, row.valid_from, row.valid_to)
+
+
+def new_zone_version(
+    session: Session,
+    *,
+    code: str,
+    geometry_ewkt: str,
+    valid_from: date,
+    approval_doc: str | None = None,
+    approved_on: date | None = None,
+) -> ZoneVersion:
+    """Close the current version of zone `code` at `valid_from` and add the next version."""
+    current = session.execute(
+        text(
+            "SELECT id, code, version, valid_from, valid_to FROM zones "
+            "WHERE code = :code AND valid_to IS NULL FOR UPDATE"
+        ),
+        {"code": code},
+    ).one_or_none()
+    if current is None:
+        raise NotFoundError(f"zone {code} has no current version")
+    if valid_from <= current.valid_from:
+        raise ValidationError(
+            f"a new version must start after the current one ({current.valid_from})",
+            field="valid_from",
+            value=valid_from,
+        )
+    session.execute(
+        text("UPDATE zones SET valid_to = :day WHERE id = :id"),
+        {"day": valid_from, "id": current.id},
+    )
+    row = session.execute(
+        text("""
+        INSERT INTO zones (kind, grade, code, name, parent_code, geom, source, approval_doc,
+                           approved_on, version, valid_from)
+        SELECT kind, grade, code, name, parent_code,
+               ST_Multi(ST_Transform(ST_GeomFromEWKT(:geom), 4326)), source,
+               COALESCE(:doc, approval_doc), :approved_on, version + 1, :valid_from
+        FROM zones WHERE id = :id
+        RETURNING id, code, version, valid_from, valid_to
+    """),
+        {
+            "geom": geometry_ewkt,
+            "doc": approval_doc,
+            "approved_on": approved_on,
+            "valid_from": valid_from,
+            "id": current.id,
+        },
+    ).one()
+    return _version(row)
+
+
+def zone_versions(session: Session, *, code: str) -> list[ZoneVersion]:
+    """Every version of a zone, oldest first."""
+    rows = session.execute(
+        text(
+            "SELECT id, code, version, valid_from, valid_to FROM zones WHERE code = :code "
+            "ORDER BY version"
+        ),
+        {"code": code},
+    ).all()
+    return [_version(row) for row in rows]
+
+
+def zone_version_at(session: Session, *, code: str, at: date | None = None) -> ZoneVersion | None:
+    """The version of zone `code` valid at a date (today when not given)."""
+    row = session.execute(
+        text(
+            "SELECT id, code, version, valid_from, valid_to "
+            "FROM zones_at(COALESCE(:at, current_date)) WHERE code = :code"
+        ),
+        {"code": code, "at": at},
+    ).one_or_none()
+    return _version(row) if row else None

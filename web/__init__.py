@@ -1,0 +1,1 @@
+"""Web pages (folium-built Leaflet maps); arrives with the web-maps issue."""
