@@ -13,7 +13,7 @@ from data.demo.inventory import county_of, credit_codes, generate_units
 from data.demo.layout import Layout, ZoneDraft, build_layout
 from data.demo.names import short_county
 from data.demo.options import DemoOptions
-from data.demo.outfalls import generate_outfalls, outfall_codes, receiving_waters
+from data.demo.outfalls import TYPE_LETTERS, generate_outfalls, receiving_waters
 from data.demo.permits import authorities, generate_outlets, generate_permits, generate_pollutants
 from data.demo.planted import PlantedCase, plant_cases
 from data.demo.zones import (
@@ -241,9 +241,8 @@ def add_planted_outfalls(
             "y": xy[:, 1],
         }
     )
-    extra["code"] = [
-        f"{code}P{c.key}" for code, c in zip(outfall_codes(extra), planted, strict=True)
-    ]
+    letters = extra["outfall_type"].map(TYPE_LETTERS)
+    extra["code"] = (extra["county_code"] + letters + "P" + [c.key[1:] for c in planted]).to_numpy()
     extra["id"] = np.arange(len(outfalls) + 1, len(outfalls) + len(extra) + 1)
     return pd.concat([outfalls, extra], ignore_index=True)
 

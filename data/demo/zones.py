@@ -238,17 +238,22 @@ def _county_at(layout: Layout, point: Point) -> str:
 
 
 def control_units(layout: Layout, protected: list[ZoneDraft]) -> list[ZoneDraft]:
-    """Priority / key / general control units tiling every county."""
-    protected_union = shapely.union_all([z.geometry for z in protected])
-    developed = shapely.union_all(
-        [t.point.buffer(5_000 if t.kind == "county_seat" else 2_500) for t in layout.towns]
-        + [p.geometry.buffer(1_000) for p in layout.parks]
+    """Priority / key / general control units tiling every county.
+
+    The cut happens in lon/lat on the counties' own outlines: a node added to a county edge then
+    stays on the edge its neighbour shares (in a metric CRS the straight edge bends slightly).
+    """
+    protected_union = layout.to_lonlat(shapely.union_all([z.geometry for z in protected]))
+    developed = layout.to_lonlat(
+        shapely.union_all(
+            [t.point.buffer(5_000 if t.kind == "county_seat" else 2_500) for t in layout.towns]
+            + [p.geometry.buffer(1_000) for p in layout.parks]
+        )
     )
     drafts: list[ZoneDraft] = []
-    for county, shape in zip(layout.counties, layout.county_shapes, strict=True):
-        priority = shape.intersection(protected_union)
-        key = shape.intersection(developed).difference(protected_union)
-        general = shape.difference(protected_union).difference(developed)
+    for county in layout.counties:
+        pieces = _partition(county.geometry, protected_union, developed)
+        priority, key, general = (layout.to_metric(piece) for piece in pieces)
         short = short_county(county.name)
         for (grade, digit, label), geometry in zip(
             CONTROL_GRADES, (priority, key, general), strict=True
@@ -270,8 +275,18 @@ def control_units(layout: Layout, protected: list[ZoneDraft]) -> list[ZoneDraft]
     return drafts
 
 
+def _partition(
+    shape: BaseGeometry, protected: BaseGeometry, developed: BaseGeometry
+) -> tuple[BaseGeometry, BaseGeometry, BaseGeometry]:
+    """Split a county into priority (protected land), key (near towns and parks) and general."""
+    priority = _polygons(shapely.intersection(shape, protected))
+    key = _polygons(shapely.difference(shapely.intersection(shape, developed), protected))
+    general = _polygons(shapely.difference(shapely.difference(shape, protected), developed))
+    return priority, key, general
+
+
 def _polygons(geometry: BaseGeometry) -> MultiPolygon:
     """Only the polygonal parts, as a MultiPolygon (intersections can add lines and points)."""
     parts = [p for p in shapely.get_parts(geometry) if isinstance(p, Polygon | MultiPolygon)]
     flat = [g for p in parts for g in (p.geoms if isinstance(p, MultiPolygon) else [p])]
-    return MultiPolygon([g for g in flat if g.area > 1.0])
+    return MultiPolygon([g for g in flat if g.area > 0])
