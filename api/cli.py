@@ -9,13 +9,12 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 
 from geo.cluster import EmbeddedCluster
 from geo.db import database_url, make_engine, probe
 from geo.errors import PermitmapError, SetupError, ValidationError
-from geo.migrate import current_revision, downgrade, upgrade
+from geo.migrate import current_revision, downgrade, require_migrated, upgrade
 from geo.settings import Settings
 
 app = typer.Typer(
@@ -125,6 +124,7 @@ def demo(
     options = DemoOptions(units=units, seed=seed, province=province, as_of=_parse_date(as_of))
     settings = _settings()
     engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
     if not database_is_empty(engine):
         if if_empty:
             typer.echo("database already holds data; demo not loaded again")
@@ -185,12 +185,13 @@ def main() -> None:
     """Entry point: every failure is one line on stderr and a non-zero exit, never a traceback."""
     try:
         exit_code = app(standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        print(f"permitmap: {exc.format_message()}", file=sys.stderr)
-        sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.TyperException as exc:  # usage errors: bad option values, unknown commands
+        message = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+        print(f"permitmap: {message}", file=sys.stderr)
+        sys.exit(getattr(exc, "exit_code", 2))
+    except typer.Abort:
         print("permitmap: aborted", file=sys.stderr)
         sys.exit(130)
     except PermitmapError as exc:

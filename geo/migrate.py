@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -59,11 +60,33 @@ def current_revision(engine: Engine) -> str | None:
         return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def _run(engine: Engine, action: callable) -> None:
+def head_revision() -> str:
+    """The newest migration revision shipped with this code."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head()
+
+
+def require_migrated(engine: Engine) -> None:
+    """Fail with one clear line when the database lacks the schema of this version."""
+    try:
+        revision = current_revision(engine)
+    except OperationalError as exc:
+        url = engine.url.render_as_string(hide_password=True)
+        raise SetupError(f"cannot reach the database at {url}", detail=str(exc)) from exc
+    if revision != head_revision():
+        raise SetupError(
+            f"the database is at migration {revision or 'none (no permitmap schema, no PostGIS)'}, "
+            f"this version needs {head_revision()}: run `permitmap db migrate`"
+        )
+
+
+def _run(engine: Engine, action: Callable[[Config], None]) -> None:
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     try:
         with engine.begin() as conn:
             config.attributes["connection"] = conn
             action(config)
     except ProgrammingError as exc:
-        raise SetupError("a migration failed", detail=str(exc)) from exc
+        reason = str(exc.orig).splitlines()[0] if exc.orig else "unknown error"
+        raise SetupError(f"a migration failed: {reason}", detail=str(exc)) from exc

@@ -1,0 +1,38 @@
+"""The app: /health, /docs, and RFC 9457 problem details without internals."""
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from geo.settings import DatabaseSettings, Settings
+
+
+def test_health_reports_database_and_postgis_versions(client) -> None:
+    response = client.get("/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"]["postgres"].startswith("15")
+    assert body["database"]["postgis"].startswith("3.")
+
+
+def test_docs_and_openapi_are_served(client) -> None:
+    assert client.get("/docs").status_code == 200
+    assert client.get("/openapi.json").json()["info"]["title"] == "permitmap"
+
+
+def test_unknown_path_is_a_problem_document(client) -> None:
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {"type": "about:blank", "title": "Not Found", "status": 404}
+
+
+def test_unreachable_database_gives_503_without_internals() -> None:
+    url = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2"
+    app = create_app(Settings(database=DatabaseSettings(database_url=url)))
+    with TestClient(app) as client:
+        response = client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["title"].startswith("cannot reach the database at postgresql+psycopg://nobody:***@")
+    assert "secret" not in response.text and "Traceback" not in response.text
