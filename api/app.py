@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
 
 from api.errors import install_error_handlers
 from api.routes import health
@@ -35,4 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        """The web maps arrive later; until then the API documentation is the front page."""
+        return RedirectResponse("/docs")
+
     return app

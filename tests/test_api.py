@@ -36,3 +36,8 @@ def test_unreachable_database_gives_503_without_internals() -> None:
     body = response.json()
     assert body["title"].startswith("cannot reach the database at postgresql+psycopg://nobody:***@")
     assert "secret" not in response.text and "Traceback" not in response.text
+
+
+def test_front_page_leads_to_the_docs(client) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307 and response.headers["location"] == "/docs"
