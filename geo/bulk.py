@@ -8,6 +8,7 @@ Everything happens inside the caller's transaction, so a failure leaves the sche
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -74,8 +75,14 @@ def rebuild_indexes_and_foreign_keys(conn: Connection, deferred: list[Deferred])
             conn.execute(text(item.definition))
 
 
-def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
-    """COPY a frame into a table as CSV, in chunks so memory stays flat."""
+def copy_frame(
+    conn: Connection,
+    table: str,
+    frame: pd.DataFrame,
+    on_rows: Callable[[int], None] | None = None,
+) -> None:
+    """COPY a frame into a table as CSV, in chunks so memory stays flat; `on_rows` hears of each
+    chunk sent (for a progress bar)."""
     cursor = conn.connection.driver_connection.cursor()
     columns = ", ".join(frame.columns)
     with cursor.copy(f"COPY {table} ({columns}) FROM STDIN WITH (FORMAT csv)") as copy:
@@ -83,3 +90,5 @@ def copy_frame(conn: Connection, table: str, frame: pd.DataFrame) -> None:
             buffer = io.StringIO()
             frame.iloc[start : start + COPY_CHUNK_ROWS].to_csv(buffer, header=False, index=False)
             copy.write(buffer.getvalue())
+            if on_rows is not None:
+                on_rows(min(COPY_CHUNK_ROWS, len(frame) - start))

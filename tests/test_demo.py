@@ -220,3 +220,20 @@ def test_negative_and_near_boundary_cases(loaded, session) -> None:
 def test_bad_check_digits_are_flagged_not_rejected(loaded, session) -> None:
     flagged = session.execute(text("SELECT count(*) FROM units WHERE NOT credit_code_ok")).scalar()
     assert 0 < flagged < 60
+
+
+def test_another_province_with_cities() -> None:
+    hubei = build_demo(DemoOptions(units=400, province="420000", as_of=TEST_AS_OF))
+    regions = hubei.tables["admin_regions"]
+    assert set(regions["level"]) == {"province", "city", "county"}
+    assert regions["code"].is_unique
+    assert set(regions["parent_code"].dropna()) <= set(regions["code"])
+    assert len(hubei.tables["units"]) == 400
+    assert {"water_protection", "control_unit", "ecological_redline"} <= set(
+        hubei.tables["zones"]["kind"]
+    )
+
+
+def test_unknown_province_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown province"):
+        build_demo(DemoOptions(units=10, province="990000", as_of=TEST_AS_OF))

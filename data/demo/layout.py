@@ -159,7 +159,6 @@ def _nearest_river_point(layout: Layout, point: Point, within: float) -> Point |
 def place_towns(layout: Layout, rng: np.random.Generator) -> list[Town]:
     """A seat per county (on a river when one passes near) and 3-10 towns by area."""
     towns: list[Town] = []
-    taken: set[str] = set()
     for county, shape in zip(layout.counties, layout.county_shapes, strict=True):
         seat = shape.representative_point()
         on_river = _nearest_river_point(layout, seat, 15_000)
@@ -169,7 +168,8 @@ def place_towns(layout: Layout, rng: np.random.Generator) -> list[Town]:
         towns.append(Town(f"{short_county(county.name)}城区", "county_seat", county.code, seat))
         count = int(np.clip(shape.area / 4e8, 3, 10))
         points = random_points_in(shape, count, rng)
-        for name, xy in zip(town_names(rng, count, taken), points, strict=True):
+        # Town names repeat across counties, as real ones do; within a county they are distinct.
+        for name, xy in zip(town_names(rng, count), points, strict=True):
             towns.append(Town(name, "town", county.code, Point(xy)))
     return towns
 

@@ -6,8 +6,16 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from sqlalchemy import Engine, text
+import pandas as pd
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from sqlalchemy import Connection, Engine, text
 
 from data.demo.options import DemoOptions
 from data.demo.province import DemoData, build_demo
@@ -45,14 +53,24 @@ def _step(progress: Progress | None, label: str) -> Iterator[None]:
         progress.update(task, total=1, completed=1)
 
 
+def _copy_with_bar(
+    conn: Connection, table: str, frame: pd.DataFrame, progress: Progress | None
+) -> None:
+    """COPY one table, advancing a bar of its rows."""
+    if progress is None:
+        copy_frame(conn, table, frame)
+        return
+    task = progress.add_task(f"loading {table}", total=len(frame))
+    copy_frame(conn, table, frame, lambda rows: progress.advance(task, rows))
+
+
 def write_demo(engine: Engine, demo: DemoData, progress: Progress | None = None) -> None:
     """Replace the inventory and zoning with the demo, all or nothing."""
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {', '.join(DEMO_TABLES)} RESTART IDENTITY CASCADE"))
         deferred = drop_indexes_and_foreign_keys(conn, DEMO_TABLES)
         for table, frame in demo.tables.items():
-            with _step(progress, f"loading {table} ({len(frame):,} rows)"):
-                copy_frame(conn, table, frame)
+            _copy_with_bar(conn, table, frame, progress)
         with _step(progress, "building indexes and checking foreign keys"):
             rebuild_indexes_and_foreign_keys(conn, deferred)
         with _step(progress, "resetting sequences"):
@@ -69,7 +87,7 @@ def write_demo(engine: Engine, demo: DemoData, progress: Progress | None = None)
                 conn.execute(
                     text(
                         f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"GREATEST((SELECT max(id) FROM {table}), 1))"
+                        f"COALESCE(max(id), 1), max(id) IS NOT NULL) FROM {table}"
                     )
                 )
     with _step(progress, "analysing tables"), engine.connect() as conn:
@@ -79,7 +97,13 @@ def write_demo(engine: Engine, demo: DemoData, progress: Progress | None = None)
 def load_demo(engine: Engine, options: DemoOptions, *, progress: bool = False) -> str:
     """Generate and load the demo province; return a one-line summary."""
     started = time.perf_counter()
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description:<44}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, disable=not progress) as bar:
         with _step(bar, f"generating the province ({options.units:,} units)"):
             demo = build_demo(options)

@@ -42,13 +42,12 @@ def short_county(name: str) -> str:
     return name
 
 
-def town_names(rng: np.random.Generator, count: int, taken: set[str]) -> list[str]:
-    """Distinct town names such as "青溪镇"."""
+def town_names(rng: np.random.Generator, count: int) -> list[str]:
+    """`count` distinct town names such as "青溪镇" (at most 480 exist)."""
     names: list[str] = []
-    while len(names) < count:
+    while len(names) < min(count, len(TOWN_FIRST) * len(TOWN_SECOND)):
         name = f"{rng.choice(TOWN_FIRST)}{rng.choice(TOWN_SECOND)}镇"
-        if name not in taken:
-            taken.add(name)
+        if name not in names:
             names.append(name)
     return names
 
