@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
@@ -32,7 +33,5 @@ def reproject(geometry: BaseGeometry, source: int, target: int) -> BaseGeometry:
     return shapely.transform(geometry, lambda xy: _stack(forward.transform(xy[:, 0], xy[:, 1])))
 
 
-def _stack(xy: tuple) -> object:
-    import numpy as np
-
+def _stack(xy: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     return np.column_stack(xy)
