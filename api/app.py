@@ -6,12 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
 from api.routes import health
 from geo.db import database_url, make_engine
 from geo.settings import Settings
+from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -32,10 +35,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="GIS monitoring map server for the pollutant discharge permit system (排污许可制)",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+
+    app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from permitmap's own copy (the default page loads it from a CDN)."""
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title="permitmap API",
+            swagger_js_url=SWAGGER_UI_JS,
+            swagger_css_url=SWAGGER_UI_CSS,
+            swagger_favicon_url=SWAGGER_UI_FAVICON,
+        )
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

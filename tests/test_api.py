@@ -1,5 +1,7 @@
 """The app: /health, /docs, and RFC 9457 problem details without internals."""
 
+import re
+
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -15,9 +17,20 @@ def test_health_reports_database_and_postgis_versions(client) -> None:
     assert body["database"]["postgis"].startswith("3.")
 
 
-def test_docs_and_openapi_are_served(client) -> None:
-    assert client.get("/docs").status_code == 200
+def test_docs_and_openapi_are_served_offline(client) -> None:
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text
+    assets = re.findall(r"""(?:src|href|url)\s*[=:]\s*['"]([^'"]+)['"]""", page.text)
+    assert {a for a in assets if a.startswith("/static/")} >= {
+        "/static/vendor/swagger-ui-5.35.0/swagger-ui-bundle.js",
+        "/static/vendor/swagger-ui-5.35.0/swagger-ui.css",
+    }
+    for asset in assets:
+        assert asset.startswith("/"), asset
+        assert client.get(asset).status_code == 200, asset
     assert client.get("/openapi.json").json()["info"]["title"] == "permitmap"
+    assert client.get("/redoc").status_code == 404  # ReDoc would load from a CDN
 
 
 def test_unknown_path_is_a_problem_document(client) -> None:

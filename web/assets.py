@@ -1,0 +1,12 @@
+"""Static assets permitmap serves itself (bureaus run on intranets: nothing from a CDN)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+STATIC_URL = "/static"
+SWAGGER_UI = f"{STATIC_URL}/vendor/swagger-ui-5.35.0"
+SWAGGER_UI_JS = f"{SWAGGER_UI}/swagger-ui-bundle.js"
+SWAGGER_UI_CSS = f"{SWAGGER_UI}/swagger-ui.css"
+SWAGGER_UI_FAVICON = f"{SWAGGER_UI}/favicon-32x32.png"
