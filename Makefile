@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERMITMAP := $(BIN)/permitmap
 
-.PHONY: run test setup db lint bench-load clean
+.PHONY: run test setup chromium lint bench-load clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,16 @@ run: setup
 	$(PERMITMAP) demo --if-empty
 	$(PERMITMAP) serve
 
-## test: set up, lint, run the whole suite against a real PostGIS
-test: $(STAMP)
+## chromium: Debian's chromium for the browser tests (Playwright cannot download its own here)
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing chromium from Debian (apt-get)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
+
+## test: set up, lint, run the whole suite against a real PostGIS and a headless chromium
+test: $(STAMP) chromium
 	$(PERMITMAP) db start
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
