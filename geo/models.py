@@ -27,7 +27,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
+    true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -268,6 +270,7 @@ class PermitHistory(Base):
         ForeignKey("permits.id", ondelete="RESTRICT"), nullable=False, index=True
     )
     change: Mapped[str] = mapped_column(Text, nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
     changed_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), nullable=False
     )
@@ -418,3 +421,175 @@ class Zone(Base):
     version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
     valid_from: Mapped[date] = mapped_column(Date, nullable=False)
     valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class FeatureType(enum.StrEnum):
+    """What screening checks against zones."""
+
+    UNIT = "unit"
+    OUTLET = "outlet"
+    RIVER_OUTFALL = "river_outfall"
+
+
+class Severity(enum.StrEnum):
+    """How bad a rule's breach is."""
+
+    PROHIBITED = "prohibited"
+    RESTRICTED = "restricted"
+    NOTICE = "notice"
+
+
+class FlagStatus(enum.StrEnum):
+    """Review status of a flag."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
+    RESOLVED = "resolved"
+
+
+class ZoneRule(Timestamps, Base):
+    """Which features a zone kind and grade prohibits or restricts, and on what legal basis."""
+
+    __tablename__ = "zone_rules"
+    __table_args__ = (
+        CheckConstraint(
+            "industry_scope IN ('any', 'heavy_water_polluter', 'listed', 'access_list')",
+            name="industry_scope_known",
+        ),
+        CheckConstraint("applies_to IN ('new', 'existing', 'any')", name="applies_to_known"),
+        CheckConstraint(
+            "industry_scope <> 'listed' OR cardinality(industry_codes) > 0", name="listed_codes"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    zone_kind: Mapped[ZoneKind] = mapped_column(_enum(ZoneKind, "zone_kind"), nullable=False)
+    zone_grade: Mapped[str | None] = mapped_column(Text)
+    feature_type: Mapped[FeatureType] = mapped_column(
+        _enum(FeatureType, "feature_type"), nullable=False
+    )
+    medium: Mapped[Medium | None] = mapped_column(_enum(Medium, "medium"))
+    industry_scope: Mapped[str] = mapped_column(Text, nullable=False, server_default="any")
+    industry_codes: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
+    requires_discharge: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, server_default=false()
+    )
+    applies_to: Mapped[str] = mapped_column(Text, nullable=False, server_default="any")
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), nullable=False)
+    legal_basis: Mapped[str] = mapped_column(Text, nullable=False)
+    description: Mapped[str] = mapped_column(Text, nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=true())
+
+
+class ZoneRuleAudit(Base):
+    """Every change to a zone rule, written by a trigger (who, when, before, after)."""
+
+    __tablename__ = "zone_rule_audit"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    rule_id: Mapped[int] = mapped_column(Integer, nullable=False, index=True)
+    action: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_by: Mapped[str] = mapped_column(Text, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), nullable=False
+    )
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class AccessListItem(Base):
+    """One requirement of a control unit's access list (生态环境准入清单)."""
+
+    __tablename__ = "access_list_items"
+    __table_args__ = (
+        CheckConstraint(
+            "dimension IN ('spatial_layout', 'discharge_control', 'risk_prevention', "
+            "'resource_efficiency')",
+            name="dimension_known",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    zone_code: Mapped[str] = mapped_column(Text, nullable=False, index=True)
+    dimension: Mapped[str] = mapped_column(Text, nullable=False)
+    requirement: Mapped[str] = mapped_column(Text, nullable=False)
+    prohibited_industries: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default="{}"
+    )
+
+
+class Flag(Base):
+    """A feature found where a rule forbids or limits it: one per feature, zone and rule."""
+
+    __tablename__ = "flags"
+    __table_args__ = (
+        UniqueConstraint("feature_type", "feature_id", "zone_code", "rule_id", name="uq_flags"),
+        CheckConstraint(
+            "classification IN ('inside', 'near_boundary')", name="classification_known"
+        ),
+        CheckConstraint(
+            "status <> 'dismissed' OR (status_reason IS NOT NULL AND reviewer IS NOT NULL)",
+            name="dismissal_explained",
+        ),
+        Index("ix_flags_status_severity", "status", "severity"),
+        Index("ix_flags_feature", "feature_type", "feature_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    feature_type: Mapped[FeatureType] = mapped_column(
+        _enum(FeatureType, "feature_type"), nullable=False
+    )
+    feature_id: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    county_code: Mapped[str | None] = mapped_column(String(6), index=True)
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zones.id"), nullable=False)
+    zone_code: Mapped[str] = mapped_column(Text, nullable=False)
+    zone_kind: Mapped[ZoneKind] = mapped_column(_enum(ZoneKind, "zone_kind"), nullable=False)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("zone_rules.id"), nullable=False)
+    severity: Mapped[Severity] = mapped_column(_enum(Severity, "severity"), nullable=False)
+    legal_basis: Mapped[str] = mapped_column(Text, nullable=False)
+    classification: Mapped[str] = mapped_column(Text, nullable=False)
+    distance_m: Mapped[float | None] = mapped_column(Numeric(12, 1))
+    feature_geom_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    status: Mapped[FlagStatus] = mapped_column(
+        _enum(FlagStatus, "flag_status"), nullable=False, server_default="open"
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    reviewer: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class FlagEvent(Base):
+    """What happened to a flag, and why (append-only)."""
+
+    __tablename__ = "flag_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    flag_id: Mapped[int] = mapped_column(
+        ForeignKey("flags.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    event: Mapped[str] = mapped_column(Text, nullable=False)
+    detail: Mapped[str | None] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class ScreeningRun(Base):
+    """One screening run: its scope and what it found."""
+
+    __tablename__ = "screening_runs"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scope: Mapped[str] = mapped_column(Text, nullable=False)
+    near_boundary_m: Mapped[float] = mapped_column(Numeric(8, 1), nullable=False)
+    detected: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    still_open: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    reopened: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    resolved: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from data.demo.layout import Layout, random_points_in
 from data.demo.names import addresses, company_names, industry_word, short_county
@@ -56,6 +57,7 @@ LOCATION_SHARES = (
 GB11714_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2])
 BAD_CHECK_DIGIT_SHARE = 0.003
 SECOND_SITE_SHARE = 0.02
+MAX_REDRAWS = 20
 
 
 @lru_cache(maxsize=1)
@@ -74,8 +76,8 @@ def pick(rng: np.random.Generator, shares: tuple[tuple[str, float], ...], count:
     return labels[rng.choice(len(labels), size=count, p=weights / weights.sum())]
 
 
-def unit_points(layout: Layout, contexts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Metric coordinates per unit, by context; anything outside the province moves to a town."""
+def _draw_points(layout: Layout, contexts: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Metric coordinates per unit, by context (around towns, in parks, scattered)."""
     xy = np.empty((len(contexts), 2))
     towns = layout.towns
     town_xy = np.array([[t.point.x, t.point.y] for t in towns])
@@ -92,8 +94,24 @@ def unit_points(layout: Layout, contexts: np.ndarray, rng: np.random.Generator) 
         xy[members] = random_points_in(park.geometry, len(members), rng)
     scattered = np.flatnonzero(contexts == "scattered")
     xy[scattered] = random_points_in(layout.province, len(scattered), rng)
-    outside = ~shapely.contains_xy(layout.province, xy[:, 0], xy[:, 1])
-    xy[outside] = town_xy[rng.integers(0, len(towns), int(outside.sum()))]
+    return xy
+
+
+def unit_points(
+    layout: Layout, contexts: np.ndarray, rng: np.random.Generator, avoid: BaseGeometry
+) -> np.ndarray:
+    """Unit locations in the province and outside `avoid` (where the law forbids them: only the
+    planted cases go there); points that land badly are drawn again, then placed anywhere free."""
+    xy = _draw_points(layout, contexts, rng)
+    shapely.prepare(avoid)
+    for _ in range(MAX_REDRAWS):
+        bad = ~shapely.contains_xy(layout.province, xy[:, 0], xy[:, 1]) | shapely.contains_xy(
+            avoid, xy[:, 0], xy[:, 1]
+        )
+        if not bad.any():
+            return xy
+        xy[bad] = _draw_points(layout, contexts[bad], rng)
+    xy[bad] = random_points_in(layout.province.difference(avoid), int(bad.sum()), rng)
     return xy
 
 
@@ -189,14 +207,14 @@ def second_sites(count: int, rng: np.random.Generator) -> np.ndarray:
     return share & ~np.roll(share, 1)
 
 
-def generate_units(layout: Layout, options: DemoOptions) -> pd.DataFrame:
-    """The unit table (metric x/y and lon/lat included)."""
+def generate_units(layout: Layout, options: DemoOptions, avoid: BaseGeometry) -> pd.DataFrame:
+    """The unit table (metric x/y and lon/lat included), none of them inside `avoid`."""
     rng = options.rng(10)
     count = options.units
     contexts = pick(rng, tuple(CONTEXT_SHARES.items()), count)
     if not layout.parks:
         contexts[contexts == "park"] = "town"
-    xy = unit_points(layout, contexts, rng)
+    xy = unit_points(layout, contexts, rng, avoid)
     county_index = county_of(layout, xy)
     county_codes = np.array([c.code for c in layout.counties])[county_index]
     county_names = np.array([c.name for c in layout.counties])[county_index]

@@ -22,6 +22,10 @@ from data.demo.province import DemoData, build_demo
 from geo.bulk import copy_frame, drop_indexes_and_foreign_keys, rebuild_indexes_and_foreign_keys
 
 DEMO_TABLES = (
+    "flag_events",
+    "flags",
+    "screening_runs",
+    "access_list_items",
     "outfall_links",
     "river_outfalls",
     "outlet_pollutants",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry.base import BaseGeometry
 
 from data.demo.layout import Layout
 from data.demo.names import short_county
@@ -16,6 +17,7 @@ from data.demo.options import DemoOptions
 
 TYPE_LETTERS = {"industrial": "G", "municipal_wwtp": "S", "agricultural": "N", "other": "Q"}
 DIRECT_DISCHARGE_METRES = 3_000
+STEP_DOWNSTREAM_M = 250.0
 
 
 def snap_to_rivers(layout: Layout, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -69,10 +71,33 @@ def _outfall_frame(
     )
 
 
+def move_downstream(layout: Layout, outfalls: pd.DataFrame, avoid: BaseGeometry) -> pd.DataFrame:
+    """Slide outfalls that sit in `avoid` (protection zones) downstream along their river until
+    they are clear; drop those that cannot get clear (the planted cases are added later)."""
+    shapely.prepare(avoid)
+    blocked = np.flatnonzero(shapely.contains_xy(avoid, outfalls["x"], outfalls["y"]))
+    keep = np.ones(len(outfalls), dtype=bool)
+    for row in blocked:  # a few hundred at most: outfalls near a water source
+        river = layout.rivers[int(outfalls["river_id"].iat[row]) - 1]
+        start = river.project(shapely.Point(outfalls["x"].iat[row], outfalls["y"].iat[row]))
+        for along in np.arange(start + STEP_DOWNSTREAM_M, river.length, STEP_DOWNSTREAM_M):
+            point = river.interpolate(along)
+            if not avoid.contains(point):
+                outfalls.iloc[row, outfalls.columns.get_indexer(["x", "y"])] = [point.x, point.y]
+                break
+        else:
+            keep[row] = False
+    return outfalls[keep].reset_index(drop=True)
+
+
 def generate_outfalls(
-    layout: Layout, units: pd.DataFrame, outlets: pd.DataFrame, options: DemoOptions
+    layout: Layout,
+    units: pd.DataFrame,
+    outlets: pd.DataFrame,
+    options: DemoOptions,
+    avoid: BaseGeometry,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Outfalls and their links to units/outlets."""
+    """Outfalls (none inside `avoid`) and their links to units/outlets."""
     rng = options.rng(50)
     frames: list[pd.DataFrame] = []
     links: list[pd.DataFrame] = []
@@ -140,7 +165,10 @@ def generate_outfalls(
         )
     )
     outfalls = pd.concat(frames, ignore_index=True)
-    link_frame = pd.concat(links, ignore_index=True)
+    outfalls[["unit_id", "outlet_id"]] = pd.concat(links, ignore_index=True)
+    outfalls = move_downstream(layout, outfalls, avoid)
+    link_frame = outfalls[["unit_id", "outlet_id"]].copy()
+    outfalls = outfalls.drop(columns=["unit_id", "outlet_id"])
     outfalls["code"] = outfall_codes(outfalls)
     outfalls["id"] = np.arange(1, len(outfalls) + 1)
     link_frame["outfall_id"] = outfalls["id"]

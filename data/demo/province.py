@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from data.demo.inventory import county_of, credit_codes, generate_units
+from data.demo.inventory import county_of, credit_codes, generate_units, industries
 from data.demo.layout import Layout, ZoneDraft, build_layout
 from data.demo.names import short_county
 from data.demo.options import DemoOptions
@@ -25,6 +25,36 @@ from data.demo.zones import (
 from geo.crs import STORAGE_SRID, transformer
 
 ZONE_SOURCE = "permitmap demo generator (synthetic)"
+WATER_MARGIN_M = 300.0
+OTHER_MARGIN_M = 100.0
+HEAVY_AND_CHEMICAL = (
+    *sorted(industries().loc[industries()["heavy_water_polluter"], "code"]),
+    "25",
+    "26",
+)
+ACCESS_LISTS: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "priority": [
+        (
+            "spatial_layout",
+            "禁止新建、扩建《水污染防治法》第四十七条所列严重污染水环境的生产项目及"
+            "石化、化工、焦化项目",
+            HEAVY_AND_CHEMICAL,
+        ),
+        ("discharge_control", "不得新增主要污染物排放量；现有排污单位实施总量削减", ()),
+        ("risk_prevention", "禁止新建涉及有毒有害物质的环境风险项目", ()),
+        ("resource_efficiency", "严格控制取用水总量，禁止新建高耗水项目", ()),
+    ],
+    "key": [
+        ("spatial_layout", "新建工业项目原则上进入工业园区；禁止新建高污染燃料设施", ()),
+        ("discharge_control", "新建项目实行主要污染物排放等量或减量替代", ()),
+        ("risk_prevention", "工业园区编制突发环境事件应急预案并定期演练", ()),
+        ("resource_efficiency", "单位工业增加值能耗、水耗达到国内先进水平", ()),
+    ],
+    "general": [
+        ("spatial_layout", "执行区域生态环境保护的基本要求", ()),
+        ("discharge_control", "落实污染物排放标准和总量控制要求", ()),
+    ],
+}
 
 
 @dataclass
@@ -169,6 +199,35 @@ def place_planted_outlet(
         outlets.loc[mask, ["x", "y"]] = [case.point.x, case.point.y]
 
 
+def forbidden_ground(drafts: list[ZoneDraft]) -> tuple[BaseGeometry, BaseGeometry]:
+    """Where generated features must not go (only planted cases do): water-source zones with a
+    margin wide enough that no outlet of a unit outside reaches them, and the rest of the
+    protected land (priority control units: red lines, reserves) with a smaller margin."""
+    water = shapely.union_all([d.geometry for d in drafts if d.kind == "water_protection"])
+    priority = shapely.union_all(
+        [d.geometry for d in drafts if d.kind == "control_unit" and d.grade == "priority"]
+    )
+    return water.buffer(WATER_MARGIN_M, quad_segs=4), priority.buffer(OTHER_MARGIN_M, quad_segs=4)
+
+
+def access_list_table(drafts: list[ZoneDraft]) -> pd.DataFrame:
+    """Access-list requirements (生态环境准入清单) of every control unit, by its grade."""
+    rows = [
+        {
+            "zone_code": d.code,
+            "dimension": dimension,
+            "requirement": requirement,
+            "prohibited_industries": "{" + ",".join(banned) + "}",
+        }
+        for d in drafts
+        if d.kind == "control_unit"
+        for dimension, requirement, banned in ACCESS_LISTS[d.grade]
+    ]
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "id", np.arange(1, len(frame) + 1))
+    return frame
+
+
 def build_demo(options: DemoOptions) -> DemoData:
     """Generate every table of the demo province."""
     layout = build_layout(options)
@@ -179,7 +238,8 @@ def build_demo(options: DemoOptions) -> DemoData:
     )
     drafts = layout.parks + protected + control_units(layout, protected)
     cases = plant_cases(layout, sources, drafts, options)
-    units = generate_units(layout, options)
+    water_margin, other_margin = forbidden_ground(drafts)
+    units = generate_units(layout, options, shapely.union(water_margin, other_margin))
     apply_planted_units(layout, units, cases, options)
     permits = generate_permits(
         units, options, authorities(layout.counties, layout.geography.province.name)
@@ -187,7 +247,7 @@ def build_demo(options: DemoOptions) -> DemoData:
     outlets = generate_outlets(units, options)
     place_planted_outlet(outlets, units, cases)
     outlets["receiving_water"] = receiving_waters(layout, units, outlets)
-    outfalls, links = generate_outfalls(layout, units, outlets, options)
+    outfalls, links = generate_outfalls(layout, units, outlets, options, water_margin)
     outfalls = add_planted_outfalls(layout, outfalls, cases)
     rivers, lakes = river_tables(layout)
     reservoirs = pd.DataFrame(
@@ -212,6 +272,7 @@ def build_demo(options: DemoOptions) -> DemoData:
         "water_bodies": water_bodies,
         "places": place_table(layout),
         "zones": zone_table(layout, drafts, options),
+        "access_list_items": access_list_table(drafts),
         "units": unit_rows(layout, units),
         "permits": permits,
         "outlets": outlet_rows(layout, outlets),
