@@ -5,16 +5,18 @@ from __future__ import annotations
 import logging
 import socket
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy.orm import Session
 
 from geo.cluster import EmbeddedCluster
 from geo.db import database_url, make_engine, probe
 from geo.errors import PermitmapError, SetupError, ValidationError
 from geo.migrate import current_revision, downgrade, require_migrated, upgrade
+from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
 
 app = typer.Typer(
@@ -29,6 +31,7 @@ db_app = typer.Typer(
 app.add_typer(db_app, name="db")
 
 MAX_DEMO_UNITS = 1_000_000
+MAX_NEAR_BOUNDARY_M = 5_000.0
 
 
 def _settings() -> Settings:
@@ -133,6 +136,31 @@ def demo(
             raise SetupError("the database already holds data: add --replace to wipe and reload it")
     summary = load_demo(engine, options, progress=True)
     typer.echo(summary)
+
+
+@app.command("screen")
+def screen_command(
+    near_boundary_m: Annotated[
+        float, typer.Option(help="geodesic metres within which a boundary needs a field check")
+    ] = DEFAULT_NEAR_BOUNDARY_M,
+) -> None:
+    """Screen every unit, outlet and river outfall against every current zone; update flags."""
+    if not 0 <= near_boundary_m <= MAX_NEAR_BOUNDARY_M:
+        raise ValidationError(
+            f"--near-boundary-m must be between 0 and {MAX_NEAR_BOUNDARY_M:g}, "
+            f"got {near_boundary_m:g}"
+        )
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    with Session(engine) as session, session.begin():
+        summary = screen(session, now=datetime.now(UTC), near_boundary_m=near_boundary_m)
+    severities = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_severity.items()))
+    typer.echo(
+        f"screening run {summary.run_id}: {summary.detected} new flags, {summary.still_open} "
+        f"still open, {summary.reopened} reopened, {summary.resolved} resolved "
+        f"(current matches: {severities or 'none'})"
+    )
 
 
 def _parse_date(value: str | None) -> date:

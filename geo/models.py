@@ -210,7 +210,7 @@ class Unit(Timestamps, Base):
     credit_code_ok: Mapped[bool] = mapped_column(
         Boolean, Computed("credit_code_checksum_ok(credit_code)", persisted=True)
     )
-    site_seq: Mapped[int] = mapped_column(SmallInteger, nullable=False, default=1)
+    site_seq: Mapped[int] = mapped_column(SmallInteger, nullable=False, server_default="1")
     name: Mapped[str] = mapped_column(Text, nullable=False)
     industry_code: Mapped[str] = mapped_column(
         ForeignKey("industry_codes.code"), nullable=False, index=True

@@ -1,6 +1,7 @@
 """The demo province: deterministic, on real geography, and its planted cases really are where
 data/demo/README.md says."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,7 @@ from data.demo.loader import write_demo
 from data.demo.options import DemoOptions
 from data.demo.province import build_demo
 from data.demo.readme import planted_cases_markdown
+from geo.screening import screen
 from tests.conftest import TEST_AS_OF
 
 OPTIONS = DemoOptions(units=3_000, as_of=TEST_AS_OF)
@@ -237,3 +239,34 @@ def test_another_province_with_cities() -> None:
 def test_unknown_province_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown province"):
         build_demo(DemoOptions(units=10, province="990000", as_of=TEST_AS_OF))
+
+
+def _flags_by_planted_key(session) -> list:
+    return session.execute(
+        text("""
+        SELECT substring(coalesce(u.name, uo.name, r.name) FROM '[URO][0-9][0-9]') AS key,
+               f.feature_type, f.zone_code, f.severity, f.classification
+        FROM flags f
+        LEFT JOIN units u ON f.feature_type = 'unit' AND u.id = f.feature_id
+        LEFT JOIN outlets o ON f.feature_type = 'outlet' AND o.id = f.feature_id
+        LEFT JOIN units uo ON uo.id = o.unit_id
+        LEFT JOIN river_outfalls r ON f.feature_type = 'river_outfall' AND r.id = f.feature_id
+    """)
+    ).all()
+
+
+def test_screening_finds_the_planted_cases_and_nothing_else_prohibited(loaded, session) -> None:
+    screen(session, now=datetime(2026, 11, 24, tzinfo=UTC))
+    flags = _flags_by_planted_key(session)
+    keys = {case.key for case in loaded.planted}
+    strays = [f for f in flags if f.severity == "prohibited" and f.key not in keys]
+    assert strays == []
+    found = {(f.key, f.zone_code) for f in flags}
+    for case in loaded.planted:
+        if case.expectation in ("inside", "near_boundary"):
+            assert (case.key, case.zone_code) in found, case.key
+    assert not [f for f in flags if f.key == "U08" and f.zone_code.startswith("SY")]
+    classes = {(f.key, f.zone_code): f.classification for f in flags}
+    near = next(c for c in loaded.planted if c.key == "U09")
+    assert classes[("U09", near.zone_code)] == "near_boundary"
+    assert {classes[k] for k in classes if k[0] == "U10"} == {"near_boundary"}

@@ -52,7 +52,7 @@ def test_malformed_permit_number_rejected(region, permit_no: str) -> None:
 
 
 def test_unknown_industry_code_rejected(region) -> None:
-    with pytest.raises(IntegrityError, match="industry_code"), region.begin_nested():
+    with pytest.raises(IntegrityError, match="units_industry_code_fkey"), region.begin_nested():
         region.execute(
             text("""
             INSERT INTO units (credit_code, name, industry_code, category, county_code, status,

@@ -235,7 +235,7 @@ def upgrade() -> None:
             sa.Computed("credit_code_checksum_ok(credit_code)", persisted=True),
             nullable=False,
         ),
-        sa.Column("site_seq", sa.SmallInteger(), nullable=False),
+        sa.Column("site_seq", sa.SmallInteger(), server_default="1", nullable=False),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("industry_code", sa.String(length=4), nullable=False),
         sa.Column(
