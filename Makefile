@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERMITMAP := $(BIN)/permitmap
 
-.PHONY: run test setup chromium lint bench-load clean
+.PHONY: run test setup chromium lint bench-load bench-screen clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ lint: $(STAMP)
 bench-load: $(STAMP)
 	$(PERMITMAP) db start
 	$(BIN)/python -m bench.load --units 1000000
+
+## bench-screen: screen the 1,000,000-unit demo, beside a bare PostGIS join and geopandas
+bench-screen: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.screen --units 1000000
 
 clean:
 	-$(PERMITMAP) db stop
