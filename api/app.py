@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import health
+from api.routes import health, rules, screening
 from geo.db import database_url, make_engine
 from geo.settings import Settings
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
@@ -20,6 +20,7 @@ from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICO
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the permitmap application (settings from the environment when not given)."""
     settings = settings or Settings()
+    settings.auth.check_for_production()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,6 +42,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(screening.router)
+    app.include_router(rules.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
+    AuthenticationError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: dict[type[PermitmapError], int] = {
     ValidationError: 422,
     NotFoundError: 404,
     ConflictError: 409,
+    AuthenticationError: 401,
     ForbiddenError: 403,
     SetupError: 503,
 }
@@ -56,7 +58,10 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra = {k: v for k, v in (("field", exc.field), ("row", exc.row)) if v is not None}
         if exc.value is not None:
             extra["value"] = str(exc.value)
-    return problem(status, exc.message, **extra)
+    response = problem(status, exc.message, **extra)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -42,6 +42,10 @@ class ConflictError(PermitmapError):
     """The write clashes with what is stored (duplicate key, stale version)."""
 
 
+class AuthenticationError(PermitmapError):
+    """The caller did not say who they are (or the token is unknown)."""
+
+
 class ForbiddenError(PermitmapError):
     """The caller may not do this."""
 

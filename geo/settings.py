@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo.errors import SetupError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,7 +66,49 @@ class Settings:
         database: DatabaseSettings | None = None,
         cluster: ClusterSettings | None = None,
         server: ServerSettings | None = None,
+        auth: AuthSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
         self.server = server or ServerSettings()
+        self.auth = auth or AuthSettings()
+
+
+DEVELOPMENT_STAFF_TOKENS = "dev-staff:dev-staff-token"
+DEVELOPMENT_ADMIN_TOKENS = "dev-admin:dev-admin-token"
+
+
+class AuthSettings(BaseSettings):
+    """Bearer tokens of staff and admins, as "name:token,name:token" (SecretStr: never logged).
+
+    Development has known default tokens so `make run` works out of the box; production refuses
+    to start with them (or with none).
+    """
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_", extra="ignore")
+
+    environment: str = Field(default="development", pattern="^(development|production)$")
+    staff_tokens: SecretStr = SecretStr(DEVELOPMENT_STAFF_TOKENS)
+    admin_tokens: SecretStr = SecretStr(DEVELOPMENT_ADMIN_TOKENS)
+
+    def tokens(self) -> dict[str, tuple[str, str]]:
+        """token → (name, role); admins are staff too."""
+        found: dict[str, tuple[str, str]] = {}
+        for role, secret in (("staff", self.staff_tokens), ("admin", self.admin_tokens)):
+            for entry in filter(None, (e.strip() for e in secret.get_secret_value().split(","))):
+                name, _, token = entry.partition(":")
+                if name and token:
+                    found[token] = (name, role)
+        return found
+
+    def check_for_production(self) -> None:
+        """Refuse default or missing tokens outside development."""
+        if self.environment != "production":
+            return
+        defaults = {DEVELOPMENT_STAFF_TOKENS, DEVELOPMENT_ADMIN_TOKENS}
+        for secret in (self.staff_tokens, self.admin_tokens):
+            if secret.get_secret_value() in defaults or not secret.get_secret_value():
+                raise SetupError(
+                    "PERMITMAP_STAFF_TOKENS and PERMITMAP_ADMIN_TOKENS must be set to real "
+                    "tokens in production"
+                )
