@@ -6,12 +6,13 @@ Old versions are never overwritten, so a flag or a report can always say which b
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from geo.errors import NotFoundError, ValidationError
+from geo.screening import Scope, screen
 
 
 @dataclass(frozen=True)
@@ -32,13 +33,15 @@ def _version(row: Row) -> ZoneVersion:
 def new_zone_version(
     session: Session,
     *,
+    now: datetime,
     code: str,
     geometry_ewkt: str,
     valid_from: date,
     approval_doc: str | None = None,
     approved_on: date | None = None,
 ) -> ZoneVersion:
-    """Close the current version of zone `code` at `valid_from` and add the next version."""
+    """Close the current version of zone `code` at `valid_from`, add the next version, and
+    re-screen what the zone touches, in the same transaction."""
     current = session.execute(
         text(
             "SELECT id, code, version, valid_from, valid_to FROM zones "
@@ -76,6 +79,7 @@ def new_zone_version(
             "id": current.id,
         },
     ).one()
+    screen(session, now=now, scope=Scope(zone_codes=(code,)))
     return _version(row)
 
 

@@ -1,6 +1,6 @@
 """Migrations run down to nothing and up again, and zone versions behave."""
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from alembic import command
@@ -28,6 +28,7 @@ def test_models_match_the_migrations(db_url) -> None:
     command.check(alembic_config(db_url))
 
 
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
 SQUARE = "SRID=4326;MULTIPOLYGON(((106 29,106.1 29,106.1 29.1,106 29.1,106 29)))"
 BIGGER = "SRID=4490;POLYGON((106 29,106.2 29,106.2 29.2,106 29.2,106 29))"
 
@@ -43,6 +44,7 @@ def test_new_zone_version_closes_the_old_one(session) -> None:
     )
     second = new_zone_version(
         session,
+        now=NOW,
         code="SY500116001-II",
         geometry_ewkt=BIGGER,
         valid_from=date(2025, 7, 1),
@@ -81,7 +83,13 @@ def test_new_version_must_start_later_and_zone_must_exist(session) -> None:
     )
     with pytest.raises(ValidationError, match="must start after"):
         new_zone_version(
-            session, code="SY500116002-I", geometry_ewkt=SQUARE, valid_from=date(2024, 1, 1)
+            session,
+            now=NOW,
+            code="SY500116002-I",
+            geometry_ewkt=SQUARE,
+            valid_from=date(2024, 1, 1),
         )
     with pytest.raises(NotFoundError):
-        new_zone_version(session, code="NO-SUCH", geometry_ewkt=SQUARE, valid_from=date(2025, 1, 1))
+        new_zone_version(
+            session, now=NOW, code="NO-SUCH", geometry_ewkt=SQUARE, valid_from=date(2025, 1, 1)
+        )

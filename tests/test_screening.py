@@ -215,8 +215,10 @@ def test_new_zone_version_that_no_longer_holds_the_feature_resolves_it(session) 
     smaller = (
         "SRID=4326;POLYGON((106.02 29.02,106.025 29.02,106.025 29.025,106.02 29.025,106.02 29.02))"
     )
-    new_zone_version(session, code="Z-TEST", geometry_ewkt=smaller, valid_from=date(2026, 1, 1))
-    screen(session, now=LATER)
+    new_zone_version(
+        session, now=LATER, code="Z-TEST", geometry_ewkt=smaller, valid_from=date(2026, 1, 1)
+    )
+    # No separate run: the new version re-screened what the zone touches, in this transaction.
     assert flags_of(session, "unit", inside_both)[0].status == "open"
     gone = flags_of(session, "unit", inside_old)[0]
     assert gone.status == "resolved"
