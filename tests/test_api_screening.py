@@ -146,3 +146,66 @@ def test_production_refuses_default_tokens() -> None:
     )
     with pytest.raises(SetupError, match="must be set to real tokens"):
         create_app(settings)
+
+
+def test_moving_a_unit_rescreens_it_in_the_same_request(client, flagged) -> None:
+    client.post("/api/screening/runs", headers=STAFF)
+    unit_id = flagged.execute(text("SELECT id FROM units")).scalar_one()
+    # 106.07 E 29.07 N is outside the zone; typed as DMS.
+    moved = client.patch(
+        f"/api/units/{unit_id}/location",
+        headers=STAFF,
+        json={"longitude": "106°4′12″E", "latitude": "29°4′12″N"},
+    )
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["screening"]["resolved"] == 1
+    assert moved.json()["longitude"] == pytest.approx(106.07)
+    status = client.get("/api/flags", headers=STAFF, params={"feature_type": "unit"}).json()
+    assert status["items"][0]["status"] == "resolved"
+
+
+def test_a_point_copied_from_amap_is_converted_before_screening(client, flagged) -> None:
+    from geo.coords import wgs84_to_gcj02
+
+    unit_id = flagged.execute(text("SELECT id FROM units")).scalar_one()
+    # Truly at 106.038 E 29.035 N, ~190 m inside the zone's east edge. Amap shows it ~370 m
+    # further east, outside the zone: taken as WGS84 those numbers would miss the zone.
+    gcj_lon, gcj_lat = wgs84_to_gcj02(106.038, 29.035)
+    assert gcj_lon > 106.04
+    client.patch(
+        f"/api/units/{unit_id}/location",
+        headers=STAFF,
+        json={"longitude": float(gcj_lon), "latitude": float(gcj_lat), "crs": "gcj02"},
+    )
+    flags = client.get("/api/flags", headers=STAFF, params={"feature_type": "unit"}).json()
+    assert [f["classification"] for f in flags["items"]] == ["near_boundary"]  # converted: check
+    as_wgs = client.patch(
+        f"/api/units/{unit_id}/location",
+        headers=STAFF,
+        json={"longitude": float(gcj_lon), "latitude": float(gcj_lat)},
+    )
+    assert as_wgs.json()["screening"]["resolved"] == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"longitude": 29.03, "latitude": 106.03}, "coordinates"),
+        ({"longitude": "abc", "latitude": 29.03}, "longitude"),
+        ({"longitude": 120.0, "latitude": 40.0}, "coordinates"),
+        ({"longitude": 106.03, "latitude": 29.03, "crs": "EPSG:3857"}, "crs"),
+    ],
+)
+def test_bad_locations_are_refused_and_nothing_moves(client, flagged, body, field) -> None:
+    unit_id = flagged.execute(text("SELECT id FROM units")).scalar_one()
+    before = flagged.execute(text("SELECT ST_AsText(geom) FROM units")).scalar_one()
+    response = client.patch(f"/api/units/{unit_id}/location", headers=STAFF, json=body)
+    assert response.status_code == 422 and response.json()["field"] == field, response.text
+    assert flagged.execute(text("SELECT ST_AsText(geom) FROM units")).scalar_one() == before
+
+
+def test_moving_a_missing_feature_is_404(client, flagged) -> None:
+    response = client.patch(
+        "/api/outlets/424242/location", headers=STAFF, json={"longitude": 106.03, "latitude": 29.03}
+    )
+    assert response.status_code == 404
