@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import sys
@@ -15,9 +16,11 @@ from sqlalchemy.orm import Session
 from geo.cluster import EmbeddedCluster
 from geo.db import database_url, make_engine, probe
 from geo.errors import PermitmapError, SetupError, ValidationError
+from geo.geofiles import read_geometry
 from geo.migrate import current_revision, downgrade, require_migrated, upgrade
 from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
+from geo.siting import SitingRequest, SitingResult, check_siting
 
 app = typer.Typer(
     help="permitmap: GIS monitoring map server for the pollutant discharge permit system.",
@@ -161,6 +164,52 @@ def screen_command(
         f"still open, {summary.reopened} reopened, {summary.resolved} resolved "
         f"(current matches: {severities or 'none'})"
     )
+
+
+@app.command("siting")
+def siting_command(
+    file: Annotated[Path, typer.Argument(help="GeoJSON, KML, zipped Shapefile or GeoPackage")],
+    industry: Annotated[str, typer.Option(help="GB/T 4754-2017 industry code, e.g. 3360")],
+    media: Annotated[str, typer.Option(help="media discharged: water, air, water,air")] = "",
+    project: Annotated[str, typer.Option(help="new or expansion")] = "new",
+    crs: Annotated[str, typer.Option(help="wgs84, cgcs2000, gcj02 or bd09")] = "wgs84",
+    as_json: Annotated[bool, typer.Option("--json", help="print the whole answer as JSON")] = False,
+) -> None:
+    """Check a proposed site against the zoning: verdict, rules, zones, nearest sources."""
+    settings = _settings()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise ValidationError(f"cannot read {file}: {exc.strerror}", field="FILE") from exc
+    geometry = read_geometry(data, file.name, max_bytes=settings.siting.max_upload_bytes)
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    request = SitingRequest(geometry, crs, industry, media, project, source_field="file")
+    with Session(engine) as session:
+        result = check_siting(session, request, max_area_km2=settings.siting.max_area_km2)
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str))
+        return
+    typer.echo(_siting_report(result))
+
+
+def _siting_report(result: SitingResult) -> str:
+    """The siting answer as a few readable lines."""
+    lines = [
+        f"verdict: {result.verdict} ({result.industry_code} {result.industry_name}, "
+        f"{result.project})"
+    ]
+    lines += [
+        f"  {r.severity}: {r.code} {r.description} ({r.legal_basis}; {', '.join(r.zone_codes)})"
+        for r in result.rules
+    ]
+    lines += [f"  in {z.kind} {z.code} {z.name}: share {z.share:.0%}" for z in result.zones]
+    lines += [
+        f"  nearest protection zone {z.code} {z.name}: {z.distance_m:,.0f} m"
+        for z in result.nearest_protection_zones[:3]
+    ]
+    lines += [f"  note: {note}" for note in result.notes]
+    return "\n".join(lines)
 
 
 def _parse_date(value: str | None) -> date:

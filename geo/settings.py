@@ -67,11 +67,22 @@ class Settings:
         cluster: ClusterSettings | None = None,
         server: ServerSettings | None = None,
         auth: AuthSettings | None = None,
+        siting: SitingSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
         self.server = server or ServerSettings()
         self.auth = auth or AuthSettings()
+        self.siting = siting or SitingSettings()
+
+
+class SitingSettings(BaseSettings):
+    """Limits of the siting check."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_SITING_", extra="ignore")
+
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_area_km2: float | None = Field(default=None, gt=0)
 
 
 DEVELOPMENT_STAFF_TOKENS = "dev-staff:dev-staff-token"
