@@ -18,9 +18,10 @@ setup: $(STAMP)
 	$(PERMITMAP) db start
 	$(PERMITMAP) db migrate
 
-## run: set up, load the demo province if the database is empty, serve http://127.0.0.1:8000
+## run: set up, load the demo province if the database is empty, screen it, serve :8000
 run: setup
 	$(PERMITMAP) demo --if-empty
+	$(PERMITMAP) screen
 	$(PERMITMAP) serve
 
 ## chromium: Debian's chromium for the browser tests (Playwright cannot download its own here)
