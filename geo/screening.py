@@ -2,15 +2,18 @@
 
 One run, in the caller's transaction:
 1. the current zones some active rule applies to are cut into small parts (ST_Subdivide) and
-   their outlines likewise, each with a GiST index;
-2. features within the near-boundary band of a zone part are collected per zone, with whether
-   they are inside and their geodesic distance to the outline (KNN on the outline parts);
-3. rules are matched as a join (zone kind and grade, feature type, medium, industry scope,
-   whether the unit discharges, the control unit's access list);
+   their outlines likewise, each with a GiST index; the (zone, rule) pairs and the industries each
+   control unit's access list bans are worked out once;
+2. in one statement for the three feature types, the zone parts drive and probe the features'
+   GiST indexes for those within the near-boundary band, and rules are matched on the spot (zone
+   kind and grade, feature type, medium, industry scope, whether the unit discharges, the access
+   list): only (feature, zone, rule) candidates come out, with whether the feature is inside;
+3. for the candidates alone, the geodesic distance to the zone's outline (KNN on the outline
+   parts) decides which match (inside, or outside but within the band) and how (near boundary);
 4. flags are upserted: new ones opened, known ones touched (a resolved flag reopens; a dismissed
    one reopens only when the feature's geometry changed), and flags in scope that no longer match
    are resolved with the reason. Every transition is an event.
-No Python loop touches a feature.
+No Python loop touches a feature. bench/screen.py measures a run against a bare PostGIS join.
 """
 
 from __future__ import annotations
@@ -73,43 +76,71 @@ class RunSummary:
     by_severity: dict[str, int] = field(default_factory=dict)
 
 
+# The zones, their outlines and matches are temp tables. The zone parts, the (zone, rule) pairs
+# and the banned industries, which the big join reads, are UNLOGGED tables named after the run, so
+# that parallel workers (they cannot read temp tables) share that join; they are dropped at the
+# run's end and vanish with a rollback. A role that may not create tables gets TEMP ones instead,
+# and the join then runs in a single process.
 ZONE_PARTS_SQL = """
 CREATE TEMP TABLE screen_zones ON COMMIT DROP AS
 SELECT z.id, z.code, z.kind, z.grade, z.geom FROM current_zones z
 WHERE EXISTS (SELECT 1 FROM zone_rules r WHERE r.active AND r.applies_to IN ('existing', 'any')
               AND r.zone_kind = z.kind AND (r.zone_grade IS NULL OR r.zone_grade = z.grade));
-CREATE TEMP TABLE screen_zone_parts ON COMMIT DROP AS
-SELECT id AS zone_id, ST_Subdivide(geom, {vertices}) AS geom FROM screen_zones;
+CREATE {persistence} TABLE {rules} AS
+SELECT z.id AS zone_id, r.id AS rule_id, r.feature_type, r.medium, r.industry_scope,
+       r.industry_codes, r.requires_discharge
+FROM screen_zones z JOIN zone_rules r ON r.active AND r.applies_to IN ('existing', 'any')
+  AND r.zone_kind = z.kind AND (r.zone_grade IS NULL OR r.zone_grade = z.grade);
+CREATE {persistence} TABLE {parts} WITH (parallel_workers = {workers}) AS
+SELECT z.id AS zone_id, z.code AS zone_code,
+       ARRAY(SELECT DISTINCT r.feature_type FROM {rules} r WHERE r.zone_id = z.id)
+         AS feature_types,
+       ST_Subdivide(z.geom, {vertices}) AS geom
+FROM screen_zones z;
 CREATE TEMP TABLE screen_zone_edges ON COMMIT DROP AS
 SELECT id AS zone_id, ST_Subdivide(ST_Boundary(geom), {vertices}) AS geom FROM screen_zones;
-CREATE INDEX ON screen_zone_parts USING gist (geom);
+CREATE INDEX ON {parts} USING gist (geom);
 CREATE INDEX ON screen_zone_edges USING gist (geom);
-ANALYZE screen_zone_parts;
+CREATE {persistence} TABLE {banned} AS
+WITH listed AS (
+  SELECT DISTINCT z.id AS zone_id, banned
+  FROM screen_zones z
+  JOIN access_list_items a ON a.zone_code = z.code
+  CROSS JOIN unnest(a.prohibited_industries) AS banned
+  WHERE EXISTS (SELECT 1 FROM {rules} r
+                WHERE r.zone_id = z.id AND r.industry_scope = 'access_list')),
+expanded AS (
+  SELECT b.banned, ic.code FROM (SELECT DISTINCT banned FROM listed) b
+  JOIN industry_codes ic ON ic.code LIKE b.banned || '%')
+SELECT DISTINCT l.zone_id, e.code AS industry_code FROM listed l JOIN expanded e USING (banned);
+ANALYZE {rules};
+ANALYZE {parts};
 ANALYZE screen_zone_edges;
-CREATE TEMP TABLE screen_hits (
-  feature_type feature_type, feature_id bigint, zone_id bigint, inside boolean,
-  geom geometry, geom_hash text, county_code text, uncertain boolean, industry_code text,
-  heavy boolean, discharges boolean, medium medium, distance_m double precision
-) ON COMMIT DROP;
+ANALYZE {banned};
 """
 
-# Per feature type: the columns screening needs, from the feature's own table.
+# Per feature type: the columns screening needs, from the feature's own table. Nothing here may
+# keep the big join from running in parallel: no correlated subquery, so a unit that is not known
+# to discharge by its category (it does when it has an outlet) is looked up only for the
+# candidates a rule asks it of (`check_outlets`). An outlet's unit is joined with `= ANY (ARRAY[…])`
+# so that it is looked up by primary key: the planner, which overestimates the outlets near zones
+# by orders of magnitude, would otherwise hash all the units.
 FEATURE_SOURCES = {
     "unit": """
         SELECT u.id, u.geom, u.county_code,
                u.location_source::text = ANY(:uncertain) AS uncertain,
-               u.industry_code, ic.heavy_water_polluter AS heavy,
-               (u.category <> 'registration'
-                OR EXISTS (SELECT 1 FROM outlets o WHERE o.unit_id = u.id)) AS discharges,
-               NULL::medium AS medium
-        FROM units u JOIN industry_codes ic ON ic.code = u.industry_code
+               u.industry_code, u.category <> 'registration' AS discharges,
+               u.industry_code IN (SELECT code FROM industry_codes WHERE heavy_water_polluter)
+                 AS heavy, NULL::medium AS medium
+        FROM units u
         WHERE u.status <> 'closed'""",
     "outlet": """
         SELECT o.id, o.geom, u.county_code,
                u.location_source::text = ANY(:uncertain) AS uncertain,
-               u.industry_code, ic.heavy_water_polluter AS heavy, true AS discharges, o.medium
-        FROM outlets o JOIN units u ON u.id = o.unit_id
-        JOIN industry_codes ic ON ic.code = u.industry_code
+               u.industry_code, true AS discharges, o.medium,
+               u.industry_code IN (SELECT code FROM industry_codes WHERE heavy_water_polluter)
+                 AS heavy
+        FROM outlets o JOIN units u ON u.id = ANY (ARRAY[o.unit_id])
         WHERE u.status <> 'closed'""",
     "river_outfall": """
         SELECT f.id, f.geom,
@@ -121,51 +152,51 @@ FEATURE_SOURCES = {
 }
 SCOPE_IDS = {"unit": "unit_ids", "outlet": "outlet_ids", "river_outfall": "outfall_ids"}
 
-HITS_SQL = """
-INSERT INTO screen_hits (feature_type, feature_id, zone_id, inside, geom, geom_hash, county_code,
-                         uncertain, industry_code, heavy, discharges, medium)
-SELECT CAST(:feature_type AS feature_type), f.id, p.zone_id,
-       bool_or(ST_Intersects(p.geom, f.geom)), f.geom, md5(ST_AsEWKB(f.geom)), f.county_code,
-       f.uncertain, f.industry_code, f.heavy, f.discharges, f.medium
-FROM screen_zone_parts p
-JOIN screen_zones z ON z.id = p.zone_id
+# The zone parts a rule for this feature type applies to drive, probing the features' GiST
+# index; rules are matched on the spot, so only (feature, zone, rule) candidates are kept. A
+# feature is inside a zone when it intersects one of its parts: the access-list condition asks
+# that of the part at hand, which over the parts of a zone amounts to the same. One statement for
+# the three feature types (CREATE TABLE AS, which unlike INSERT may run in parallel).
+CANDIDATES_SQL = """
+SELECT CAST('{feature_type}' AS feature_type) AS feature_type, f.id AS feature_id, p.zone_id,
+       r.rule_id, bool_or(ST_Intersects(p.geom, f.geom)) AS inside, f.geom, f.county_code,
+       f.uncertain, r.requires_discharge AND NOT f.discharges AS check_outlets
+FROM {parts} p
 JOIN ({source}) f ON ST_DWithin(p.geom, f.geom, :band_degrees)
-WHERE :everything OR f.id = ANY(CAST(:ids AS bigint[])) OR z.code = ANY(CAST(:zones AS text[]))
-GROUP BY f.id, p.zone_id, f.geom, f.county_code, f.uncertain, f.industry_code, f.heavy,
-         f.discharges, f.medium
+JOIN {rules} r ON r.zone_id = p.zone_id AND r.feature_type = '{feature_type}'
+WHERE '{feature_type}' = ANY (p.feature_types)
+  AND (:everything OR f.id = ANY(CAST(:{ids} AS bigint[]))
+       OR p.zone_code = ANY(CAST(:zones AS text[])))
+  AND (r.medium IS NULL OR r.medium = f.medium)
+  AND (r.industry_scope = 'any'
+       OR (r.industry_scope = 'heavy_water_polluter' AND f.heavy)
+       OR (r.industry_scope = 'listed' AND f.industry_code = ANY (r.industry_codes))
+       OR (r.industry_scope = 'access_list' AND ST_Intersects(p.geom, f.geom)
+           AND (p.zone_id, f.industry_code) IN (SELECT zone_id, industry_code FROM {banned})))
+GROUP BY f.id, p.zone_id, r.rule_id, f.geom, f.county_code, f.uncertain, f.discharges,
+         r.requires_discharge
 """
 
-DISTANCE_SQL = """
-UPDATE screen_hits h SET distance_m = (
-  SELECT ST_Distance(e.geom::geography, h.geom::geography) FROM screen_zone_edges e
-  WHERE e.zone_id = h.zone_id ORDER BY e.geom <-> h.geom LIMIT 1)
-"""
-
+# Geodesic distance to the zone's outline (KNN on the outline parts), for candidates only.
 MATCHES_SQL = """
 CREATE TEMP TABLE screen_matches ON COMMIT DROP AS
-SELECT DISTINCT ON (h.feature_type, h.feature_id, z.code, r.id)
-       h.feature_type, h.feature_id, h.county_code, z.id AS zone_id, z.code AS zone_code,
+SELECT DISTINCT ON (c.feature_type, c.feature_id, z.code, r.id)
+       c.feature_type, c.feature_id, c.county_code, z.id AS zone_id, z.code AS zone_code,
        z.kind AS zone_kind, r.id AS rule_id, r.severity, r.legal_basis,
-       CASE WHEN h.uncertain OR h.distance_m <= :near THEN 'near_boundary' ELSE 'inside' END
+       CASE WHEN c.uncertain OR d.distance_m <= :near THEN 'near_boundary' ELSE 'inside' END
          AS classification,
-       round(CAST(CASE WHEN h.inside THEN h.distance_m ELSE -h.distance_m END AS numeric), 1)
+       round(CAST(CASE WHEN c.inside THEN d.distance_m ELSE -d.distance_m END AS numeric), 1)
          AS distance_m,
-       h.geom_hash
-FROM screen_hits h
-JOIN screen_zones z ON z.id = h.zone_id
-JOIN zone_rules r ON r.active AND r.applies_to IN ('existing', 'any')
-  AND r.zone_kind = z.kind AND (r.zone_grade IS NULL OR r.zone_grade = z.grade)
-  AND r.feature_type = h.feature_type
-  AND (r.medium IS NULL OR r.medium = h.medium)
-  AND (NOT r.requires_discharge OR h.discharges)
-  AND (r.industry_scope = 'any'
-       OR (r.industry_scope = 'heavy_water_polluter' AND h.heavy)
-       OR (r.industry_scope = 'listed' AND h.industry_code = ANY (r.industry_codes))
-       OR (r.industry_scope = 'access_list' AND h.inside AND EXISTS (
-             SELECT 1 FROM access_list_items a, unnest(a.prohibited_industries) AS banned
-             WHERE a.zone_code = z.code AND h.industry_code LIKE banned || '%')))
-WHERE h.inside OR h.distance_m <= :near
-ORDER BY h.feature_type, h.feature_id, z.code, r.id
+       md5(ST_AsEWKB(c.geom)) AS geom_hash
+FROM screen_candidates c
+JOIN screen_zones z ON z.id = c.zone_id
+JOIN zone_rules r ON r.id = c.rule_id
+LEFT JOIN LATERAL (
+  SELECT ST_Distance(e.geom::geography, c.geom::geography) AS distance_m FROM screen_zone_edges e
+  WHERE e.zone_id = c.zone_id ORDER BY e.geom <-> c.geom LIMIT 1) d ON true
+WHERE (c.inside OR d.distance_m <= :near)
+  AND (NOT c.check_outlets OR EXISTS (SELECT 1 FROM outlets o WHERE o.unit_id = c.feature_id))
+ORDER BY c.feature_type, c.feature_id, z.code, r.id
 """
 MATCHES_INDEX_SQL = """
 CREATE INDEX ON screen_matches (feature_type, feature_id, zone_code, rule_id);
@@ -261,22 +292,39 @@ def _scope_parameters(scope: Scope) -> dict[str, object]:
     }
 
 
-def _collect_hits(session: Session, scope: Scope, near_m: float) -> None:
-    """Zone parts, then per feature type the features near or inside each zone."""
-    session.execute(text(ZONE_PARTS_SQL.format(vertices=SUBDIVIDE_VERTICES)))
-    parameters = _scope_parameters(scope)
-    for kind, source in FEATURE_SOURCES.items():
-        session.execute(
-            text(HITS_SQL.format(source=source)),
-            {
-                **parameters,
-                "feature_type": kind,
-                "ids": parameters[SCOPE_IDS[kind]],
-                "band_degrees": near_m / METRES_PER_DEGREE_FLOOR,
-                "uncertain": list(UNCERTAIN_SOURCES),
-            },
+def _work_tables(run_id: int) -> dict[str, str]:
+    """Names of the run's unlogged work tables."""
+    return {name: f"screen_{name}_{run_id}" for name in ("parts", "rules", "banned")}
+
+
+def _collect_candidates(session: Session, scope: Scope, near_m: float, run_id: int) -> None:
+    """Zone parts, then the (feature, zone, rule) candidates near or inside each zone."""
+    tables = _work_tables(run_id)
+    workers, may_create = session.execute(
+        text(
+            "SELECT current_setting('max_parallel_workers_per_gather')::int, "
+            "coalesce(has_schema_privilege(current_schema(), 'CREATE'), false)"
         )
-    session.execute(text(DISTANCE_SQL))
+    ).one()
+    persistence = "UNLOGGED" if may_create else "TEMP"
+    sql = ZONE_PARTS_SQL.format(
+        vertices=SUBDIVIDE_VERTICES, workers=workers, persistence=persistence, **tables
+    )
+    session.execute(text(sql))
+    branches = [
+        CANDIDATES_SQL.format(source=source, feature_type=kind, ids=SCOPE_IDS[kind], **tables)
+        for kind, source in FEATURE_SOURCES.items()
+    ]
+    session.execute(
+        text(
+            "CREATE TEMP TABLE screen_candidates ON COMMIT DROP AS\n" + "UNION ALL".join(branches)
+        ),
+        {
+            **_scope_parameters(scope),
+            "band_degrees": near_m / METRES_PER_DEGREE_FLOOR,
+            "uncertain": list(UNCERTAIN_SOURCES),
+        },
+    )
 
 
 def screen(
@@ -295,7 +343,7 @@ def screen(
         ),
         {"now": now, "scope": scope.describe(), "near": near_boundary_m},
     ).scalar_one()
-    _collect_hits(session, scope, near_boundary_m)
+    _collect_candidates(session, scope, near_boundary_m, run_id)
     session.execute(text(MATCHES_SQL), {"near": near_boundary_m})
     session.execute(text(MATCHES_INDEX_SQL))
     marks = {"now": now, "run_id": run_id}
@@ -336,8 +384,8 @@ def screen(
     )
     session.execute(
         text(
-            "DROP TABLE IF EXISTS screen_matches, screen_hits, screen_zone_edges, "
-            "screen_zone_parts, screen_zones"
+            "DROP TABLE IF EXISTS screen_matches, screen_candidates, screen_zone_edges, "
+            "screen_zones, " + ", ".join(_work_tables(run_id).values())
         )
     )
     return summary
