@@ -53,15 +53,16 @@ def timed(action: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def scratch_url() -> str:
-    """The scratch database's URL on the app's server (DATABASE_URL, else the embedded cluster)."""
+def scratch_url(name: str = SCRATCH_DB) -> str:
+    """URL of scratch database `name` on the app's server (DATABASE_URL, else the embedded
+    cluster)."""
     settings, cluster = DatabaseSettings(), EmbeddedCluster(ClusterSettings())
     if not settings.database_url:
         cluster.start()
     url = make_url(settings.database_url or cluster.url(settings.database_name))
-    if url.database == SCRATCH_DB:
-        raise SystemExit(f"the app's own database is {SCRATCH_DB!r}: refusing to drop it")
-    return url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
+    if url.database == name:
+        raise SystemExit(f"the app's own database is {name!r}: refusing to drop it")
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 def admin(url: str, *statements: str, database: str = "postgres") -> None:

@@ -16,18 +16,15 @@ from datetime import UTC, date, datetime
 import geopandas as gpd
 import pandas as pd
 from sqlalchemy import Engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.load import admin, sql, timed
+from bench.load import admin, scratch_url, sql, timed
 from data.demo.loader import write_demo
 from data.demo.options import DemoOptions
 from data.demo.province import build_demo
-from geo.cluster import EmbeddedCluster
 from geo.db import make_engine
 from geo.migrate import upgrade
 from geo.screening import RunSummary, screen
-from geo.settings import ClusterSettings, DatabaseSettings
 
 SCRATCH_DB = "permitmap_bench_screen"
 DROP_SCRATCH = f"DROP DATABASE IF EXISTS {SCRATCH_DB} WITH (FORCE)"
@@ -61,17 +58,6 @@ def bare_join_sql(workers: int) -> list[str]:
         "ANALYZE bare_parts",
         "CREATE UNLOGGED TABLE bare_hits AS " + " UNION ALL ".join(branches),
     ]
-
-
-def scratch_url() -> str:
-    """The scratch database's URL on the app's server (DATABASE_URL, else the embedded cluster)."""
-    settings, cluster = DatabaseSettings(), EmbeddedCluster(ClusterSettings())
-    if not settings.database_url:
-        cluster.start()
-    url = make_url(settings.database_url or cluster.url(settings.database_name))
-    if url.database == SCRATCH_DB:
-        raise SystemExit(f"the app's own database is {SCRATCH_DB!r}: refusing to drop it")
-    return url.set(database=SCRATCH_DB).render_as_string(hide_password=False)
 
 
 def prepare(url: str, units: int) -> Engine:
@@ -166,7 +152,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark; the last stdout line is the JSON result."""
     args = parse_args(argv)
-    url = scratch_url()
+    url = scratch_url(SCRATCH_DB)
     engine = prepare(url, args.units)
     try:
         counts = {k: sql(engine, f"SELECT count(*) FROM {t}") for k, t in FEATURES.items()}
