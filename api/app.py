@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import features, health, rules, screening, siting
+from api.routes import features, health, rules, screening, siting, zones
 from geo.db import database_url, make_engine
 from geo.settings import Settings
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(rules.router)
     app.include_router(features.router)
     app.include_router(siting.router)
+    app.include_router(zones.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

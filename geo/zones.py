@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Row, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo.errors import NotFoundError, ValidationError
+from geo.errors import ConflictError, NotFoundError, ValidationError
 from geo.screening import Scope, screen
 
 
@@ -105,3 +106,60 @@ def zone_version_at(session: Session, *, code: str, at: date | None = None) -> Z
         {"code": code, "at": at},
     ).one_or_none()
     return _version(row) if row else None
+
+
+ZONE_CONSTRAINTS = {
+    "grade_matches_kind": ("grade", "this grade does not belong to this kind of zone"),
+    "zones_one_version_at_a_time": ("code", "a zone with this code is already in force"),
+    "uq_zones_code_version": ("code", "a zone with this code exists: add a new version instead"),
+}
+
+
+def add_zone(
+    session: Session,
+    *,
+    now: datetime,
+    kind: str,
+    grade: str | None,
+    code: str,
+    name: str,
+    geometry_ewkt: str,
+    valid_from: date,
+    source: str,
+    approval_doc: str | None = None,
+    approved_on: date | None = None,
+    parent_code: str | None = None,
+) -> ZoneVersion:
+    """Add a zone (version 1) and screen what it touches, in the same transaction."""
+    try:
+        with session.begin_nested():
+            row = session.execute(
+                text("""
+                INSERT INTO zones (kind, grade, code, name, parent_code, geom, source,
+                                   approval_doc, approved_on, version, valid_from)
+                VALUES (CAST(:kind AS zone_kind), :grade, :code, :name, :parent,
+                        ST_Multi(ST_Transform(ST_GeomFromEWKT(:geom), 4326)), :source, :doc,
+                        :approved_on, 1, :valid_from)
+                RETURNING id, code, version, valid_from, valid_to
+            """),
+                {
+                    "kind": kind,
+                    "grade": grade,
+                    "code": code,
+                    "name": name,
+                    "parent": parent_code,
+                    "geom": geometry_ewkt,
+                    "source": source,
+                    "doc": approval_doc,
+                    "approved_on": approved_on,
+                    "valid_from": valid_from,
+                },
+            ).one()
+    except IntegrityError as exc:
+        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+        field, message = ZONE_CONSTRAINTS.get(constraint, ("geometry", "the zone was refused"))
+        if constraint in ("zones_one_version_at_a_time", "uq_zones_code_version"):
+            raise ConflictError(message, detail=str(exc.orig)) from exc
+        raise ValidationError(message, field=field, detail=str(exc.orig)) from exc
+    screen(session, now=now, scope=Scope(zone_codes=(code,)))
+    return _version(row)

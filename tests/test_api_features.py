@@ -131,3 +131,68 @@ def test_unknown_unit_fields_are_refused(client, zoned) -> None:
     assert (
         client.patch("/api/units/999999", headers=STAFF, json={"name": "新名字"}).status_code == 404
     )
+
+
+ADMIN = {"Authorization": "Bearer dev-admin-token"}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[106.01, 29.01], [106.05, 29.01], [106.05, 29.05], [106.01, 29.05], [106.01, 29.01]]
+    ],
+}
+SMALL = {
+    "type": "Polygon",
+    "coordinates": [
+        [[106.01, 29.01], [106.02, 29.01], [106.02, 29.02], [106.01, 29.02], [106.01, 29.01]]
+    ],
+}
+
+
+def test_adding_a_zone_screens_what_it_touches(client, session) -> None:
+    add_region(session)
+    client.post("/api/units", headers=STAFF, json=UNIT)
+    zone = {
+        "kind": "ecological_redline",
+        "code": "HX-NEW",
+        "name": "新划红线",
+        "source": "省政府批复",
+        "valid_from": "2026-01-01",
+        "geometry": SQUARE,
+    }
+    assert client.post("/api/zones", headers=STAFF, json=zone).status_code == 403
+    added = client.post("/api/zones", headers=ADMIN, json=zone)
+    assert added.status_code == 201, added.text
+    assert _open_rules(client, "unit") == ["RL-UNIT"]
+    shrunk = client.post(
+        "/api/zones/HX-NEW/versions",
+        headers=ADMIN,
+        json={"geometry": SMALL, "valid_from": "2026-06-01"},
+    )
+    assert shrunk.status_code == 201 and shrunk.json()["version"] == 2
+    flags = client.get("/api/flags", headers=STAFF, params={"status": "resolved"}).json()
+    assert (
+        flags["items"][0]["status_reason"] == "zone version 2 of HX-NEW no longer holds the feature"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "field"),
+    [
+        ({"grade": "I"}, 422, "grade"),
+        ({"geometry": {"type": "Point", "coordinates": [106.0, 29.0]}}, 422, "geometry"),
+        ({"geometry": {"type": "Polygon"}}, 422, "geometry"),
+    ],
+)
+def test_bad_zones_are_refused(client, session, change, status, field) -> None:
+    zone = {
+        "kind": "ecological_redline",
+        "code": "HX-BAD",
+        "name": "坏的红线",
+        "source": "test",
+        "valid_from": "2026-01-01",
+        "geometry": SQUARE,
+        **change,
+    }
+    response = client.post("/api/zones", headers=ADMIN, json=zone)
+    assert response.status_code == status and response.json()["field"] == field, response.text
+    assert session.execute(text("SELECT count(*) FROM zones")).scalar_one() == 0
