@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 from geo.cluster import EmbeddedCluster
-from geo.errors import SetupError
+from geo.errors import ConflictError, PermitmapError, SetupError, ValidationError
 from geo.settings import ClusterSettings, DatabaseSettings
 
 
@@ -56,3 +56,23 @@ def probe(engine: Engine) -> DatabaseVersions:
             detail=str(exc),
         ) from exc
     return DatabaseVersions(postgres=postgres, postgis=postgis)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """How to tell a user that a named constraint refused their write."""
+
+    field: str
+    message: str
+    conflict: bool = False
+
+
+def refusal_error(
+    exc: IntegrityError, known: dict[str, Refusal], fallback: Refusal
+) -> PermitmapError:
+    """The user-facing error for a constraint violation (the database's text goes to the log)."""
+    name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+    refusal = known.get(name or "", fallback)
+    if refusal.conflict:
+        return ConflictError(refusal.message, detail=str(exc.orig))
+    return ValidationError(refusal.message, field=refusal.field, detail=str(exc.orig))

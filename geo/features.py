@@ -11,24 +11,24 @@ from sqlalchemy.orm import Session
 
 from geo.coords import parse_crs, parse_point
 from geo.credit_code import is_well_formed
-from geo.errors import ConflictError, NotFoundError, ValidationError
+from geo.db import Refusal, refusal_error
+from geo.errors import NotFoundError, ValidationError
 from geo.relocation import SOURCE_BY_CRS, province_bounds
 from geo.screening import RunSummary, Scope, screen
 
-# Which constraint a database refusal came from → (field, message, conflict?)
+# What to tell the user when a named constraint refuses a write.
 CONSTRAINTS = {
-    "uq_units_credit_code_site": (
-        "credit_code",
-        "this enterprise already has a unit with that site number",
-        True,
+    "uq_units_credit_code_site": Refusal(
+        "credit_code", "this enterprise already has a unit with that site number", True
     ),
-    "units_industry_code_fkey": ("industry_code", "not a GB/T 4754-2017 小类 code", False),
-    "uq_outlets_unit_code": ("code", "the unit already has an outlet with this code", True),
-    "code_matches_medium": ("code", "DW… outlets discharge to water, DA… to air", False),
-    "code_format": ("code", "the code does not have the expected format", False),
-    "river_outfalls_code_key": ("code", "an outfall with this code exists", True),
-    "receiving_water_only_for_water": ("receiving_water", "only water outlets have one", False),
+    "units_industry_code_fkey": Refusal("industry_code", "not a GB/T 4754-2017 小类 code"),
+    "uq_outlets_unit_code": Refusal("code", "the unit already has an outlet with this code", True),
+    "code_matches_medium": Refusal("code", "DW… outlets discharge to water, DA… to air"),
+    "code_format": Refusal("code", "the code does not have the expected format"),
+    "river_outfalls_code_key": Refusal("code", "an outfall with this code exists", True),
+    "receiving_water_only_for_water": Refusal("receiving_water", "only water outlets have one"),
 }
+OTHER_REFUSAL = Refusal("body", "the values break a rule of the data model")
 UNIT_EDITABLE = ("name", "industry_code", "category", "status", "address")
 
 
@@ -38,13 +38,7 @@ def _write(session: Session, statement: str, values: dict) -> int:
         with session.begin_nested():
             row = session.execute(text(statement), values).first()
     except IntegrityError as exc:
-        name = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        field, message, conflict = CONSTRAINTS.get(
-            name, ("body", "the values break a rule of the data model", False)
-        )
-        if conflict:
-            raise ConflictError(message, detail=str(exc.orig)) from exc
-        raise ValidationError(message, field=field, detail=str(exc.orig)) from exc
+        raise refusal_error(exc, CONSTRAINTS, OTHER_REFUSAL) from exc
     if row is None:
         raise NotFoundError("no such feature")
     return row[0]

@@ -12,7 +12,8 @@ from sqlalchemy import Row, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo.errors import ConflictError, NotFoundError, ValidationError
+from geo.db import Refusal, refusal_error
+from geo.errors import NotFoundError, ValidationError
 from geo.screening import Scope, screen
 
 
@@ -109,10 +110,15 @@ def zone_version_at(session: Session, *, code: str, at: date | None = None) -> Z
 
 
 ZONE_CONSTRAINTS = {
-    "grade_matches_kind": ("grade", "this grade does not belong to this kind of zone"),
-    "zones_one_version_at_a_time": ("code", "a zone with this code is already in force"),
-    "uq_zones_code_version": ("code", "a zone with this code exists: add a new version instead"),
+    "grade_matches_kind": Refusal("grade", "this grade does not belong to this kind of zone"),
+    "zones_one_version_at_a_time": Refusal(
+        "code", "a zone with this code is already in force", True
+    ),
+    "uq_zones_code_version": Refusal(
+        "code", "a zone with this code exists: add a new version instead", True
+    ),
 }
+OTHER_ZONE_REFUSAL = Refusal("geometry", "the zone was refused")
 
 
 def add_zone(
@@ -156,10 +162,6 @@ def add_zone(
                 },
             ).one()
     except IntegrityError as exc:
-        constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-        field, message = ZONE_CONSTRAINTS.get(constraint, ("geometry", "the zone was refused"))
-        if constraint in ("zones_one_version_at_a_time", "uq_zones_code_version"):
-            raise ConflictError(message, detail=str(exc.orig)) from exc
-        raise ValidationError(message, field=field, detail=str(exc.orig)) from exc
+        raise refusal_error(exc, ZONE_CONSTRAINTS, OTHER_ZONE_REFUSAL) from exc
     screen(session, now=now, scope=Scope(zone_codes=(code,)))
     return _version(row)

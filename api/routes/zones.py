@@ -13,7 +13,7 @@ from api.auth import AdminUser
 from api.deps import SessionDep
 from geo.errors import ValidationError
 from geo.geofiles import geometry_from_geojson, prepare_geometry
-from geo.zones import add_zone, new_zone_version
+from geo.zones import ZoneVersion, add_zone, new_zone_version
 
 router = APIRouter(prefix="/api/zones", tags=["zones"])
 
@@ -64,6 +64,16 @@ def _polygon_ewkt(body: ZoneGeometry) -> tuple[str, list[str]]:
     return f"SRID=4326;{shapely.to_wkt(geometry)}", notes
 
 
+def _written(stored: ZoneVersion, notes: list[str]) -> ZoneWritten:
+    return ZoneWritten(
+        id=stored.id,
+        code=stored.code,
+        version=stored.version,
+        valid_from=stored.valid_from,
+        notes=notes,
+    )
+
+
 @router.post("", status_code=201, response_model=ZoneWritten)
 def post_zone(body: NewZone, session: SessionDep, user: AdminUser) -> ZoneWritten:
     """Add a zone; features it touches are screened in the same transaction."""
@@ -82,13 +92,7 @@ def post_zone(body: NewZone, session: SessionDep, user: AdminUser) -> ZoneWritte
         approved_on=body.approved_on,
         parent_code=body.parent_code,
     )
-    return ZoneWritten(
-        id=stored.id,
-        code=stored.code,
-        version=stored.version,
-        valid_from=stored.valid_from,
-        notes=notes,
-    )
+    return _written(stored, notes)
 
 
 @router.post("/{code}/versions", status_code=201, response_model=ZoneWritten)
@@ -107,10 +111,4 @@ def post_zone_version(
         approval_doc=body.approval_doc,
         approved_on=body.approved_on,
     )
-    return ZoneWritten(
-        id=stored.id,
-        code=stored.code,
-        version=stored.version,
-        valid_from=stored.valid_from,
-        notes=notes,
-    )
+    return _written(stored, notes)
