@@ -11,9 +11,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import features, health, rules, screening, siting, zones
+from api.routes import features, health, rules, screening, siting, tiles, zones
 from geo.db import database_url, make_engine
 from geo.settings import Settings
+from layers.cache import TileCache
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
 
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.tile_cache = TileCache(settings.layers.tile_cache_mb * 2**20)
+    app.state.layer_extents = {}
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(screening.router)
@@ -47,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(features.router)
     app.include_router(siting.router)
     app.include_router(zones.router)
+    app.include_router(tiles.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from geo.errors import AuthenticationError, ForbiddenError
+from layers.declarations import Audience
 
 
 @dataclass(frozen=True)
@@ -50,5 +51,11 @@ def require_admin(user: Annotated[User, Depends(require_staff)]) -> User:
     return user
 
 
+def current_audience(user: Annotated[User | None, Depends(current_user)]) -> Audience:
+    """Staff (any authenticated caller) or the anonymous public."""
+    return Audience.PUBLIC if user is None else Audience.STAFF
+
+
 StaffUser = Annotated[User, Depends(require_staff)]
+AudienceDep = Annotated[Audience, Depends(current_audience)]
 AdminUser = Annotated[User, Depends(require_admin)]

@@ -15,6 +15,7 @@ from geo.errors import (
     ForbiddenError,
     NotFoundError,
     PermitmapError,
+    QueryError,
     SetupError,
     ValidationError,
 )
@@ -23,6 +24,7 @@ log = logging.getLogger("permitmap.api")
 
 PROBLEM_JSON = "application/problem+json"
 STATUS_BY_ERROR: dict[type[PermitmapError], int] = {
+    QueryError: 400,
     ValidationError: 422,
     NotFoundError: 404,
     ConflictError: 409,

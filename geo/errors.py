@@ -34,6 +34,10 @@ class ValidationError(PermitmapError):
         self.row = row
 
 
+class QueryError(ValidationError):
+    """A query parameter of a read request is malformed or not allowed (HTTP 400)."""
+
+
 class NotFoundError(PermitmapError):
     """The thing asked for does not exist."""
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -593,3 +594,48 @@ class ScreeningRun(Base):
     still_open: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     reopened: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     resolved: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class DataVersion(Base):
+    """How many write statements a table has seen: caches built from it compare versions."""
+
+    __tablename__ = "data_versions"
+
+    source: Mapped[str] = mapped_column(Text, primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    changed_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+
+
+class LayerCell(Base):
+    """Pre-aggregated counts of a point layer per grid cell and zoom (derived, rebuilt on demand).
+
+    `sx`, `sy` sum the members' Web Mercator coordinates (their mean places the cluster);
+    `counts` holds one count per class of the layer's aggregation, in declared order.
+    """
+
+    __tablename__ = "layer_cells"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    layer: Mapped[str] = mapped_column(Text, primary_key=True)
+    z: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    cx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cy: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(Integer, nullable=False)
+    sx: Mapped[float] = mapped_column(Float, nullable=False)
+    sy: Mapped[float] = mapped_column(Float, nullable=False)
+    counts: Mapped[list[int]] = mapped_column(ARRAY(Integer), nullable=False)
+
+
+class LayerCellsState(Base):
+    """Which data versions a layer's cells were built from."""
+
+    __tablename__ = "layer_cells_state"
+    __table_args__ = ({"prefixes": ["UNLOGGED"]},)
+
+    layer: Mapped[str] = mapped_column(Text, primary_key=True)
+    built_for: Mapped[str] = mapped_column(Text, nullable=False)
+    built_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.errors import SetupError
@@ -68,12 +68,33 @@ class Settings:
         server: ServerSettings | None = None,
         auth: AuthSettings | None = None,
         siting: SitingSettings | None = None,
+        layers: LayerSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
         self.server = server or ServerSettings()
         self.auth = auth or AuthSettings()
         self.siting = siting or SitingSettings()
+        self.layers = layers or LayerSettings()
+
+
+class LayerSettings(BaseSettings):
+    """Vector tiles and OGC API Features: feature caps, cache size, limits on user filters."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_", extra="ignore")
+
+    tile_max_features: int = Field(default=4000, ge=256, le=100_000)
+    tile_cluster_grid: int = Field(default=16, ge=2, le=64)
+    tile_cache_mb: int = Field(default=256, ge=0)
+    filter_timeout_ms: int = Field(default=5000, ge=100)
+    items_max_limit: int = Field(default=10_000, ge=1, le=100_000)
+
+    @model_validator(mode="after")
+    def _grid_fits_cap(self) -> LayerSettings:
+        """A tile of clusters has grid² cells at most, which must stay under the cap."""
+        if self.tile_cluster_grid**2 > self.tile_max_features:
+            raise ValueError("PERMITMAP_TILE_CLUSTER_GRID² must not exceed TILE_MAX_FEATURES")
+        return self
 
 
 class SitingSettings(BaseSettings):

@@ -145,7 +145,8 @@ def test_every_geometry_column_has_a_gist_index(session) -> None:
         session.execute(
             text("""
         SELECT f_table_name FROM geometry_columns g
-        WHERE f_table_schema = 'public' AND f_table_name NOT LIKE 'current_%'
+        JOIN pg_class c ON c.relname = g.f_table_name AND c.relkind = 'r'
+        WHERE f_table_schema = 'public'
           AND NOT EXISTS (
             SELECT 1 FROM pg_indexes i
             WHERE i.tablename = g.f_table_name AND i.indexdef ILIKE '%USING gist (' ||

@@ -1,0 +1,98 @@
+"""Vector tiles and TileJSON of the registry's layers; the layer list with legends."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from api.auth import AudienceDep
+from api.deps import SessionDep
+from geo.errors import ForbiddenError, NotFoundError
+from layers.declarations import Audience, Layer
+from layers.metadata import describe_layer, layer_bounds, tilejson
+from layers.registry import LAYERS, layers_for
+from layers.sources import data_version
+from layers.tiles import TileLimits, cached_tile, resolve_tile
+
+router = APIRouter(tags=["layers"])
+MVT = "application/vnd.mapbox-vector-tile"
+
+
+def base_url(request: Request) -> str:
+    """The app's external base URL, without a trailing slash."""
+    return str(request.base_url).rstrip("/")
+
+
+def cache_control(audience: Audience) -> str:
+    """Public tiles may sit in shared caches; staff tiles only in the browser's."""
+    scope = "public" if audience == Audience.PUBLIC else "private"
+    return f"{scope}, max-age=60"
+
+
+def visible_layer(layer_id: str, audience: Audience) -> Layer:
+    """The layer, if it exists and this audience may see it."""
+    layer = LAYERS.get(layer_id)
+    if layer is None:
+        raise NotFoundError(f"no layer {layer_id!r}; GET /api/layers lists them")
+    if not layer.visible_to(audience):
+        raise ForbiddenError(f"layer {layer_id!r} is for staff only")
+    return layer
+
+
+@router.get("/api/layers")
+def list_layers(request: Request, audience: AudienceDep) -> list[dict[str, Any]]:
+    """Every layer the caller may see, with its style, legend, fields and links."""
+    return [describe_layer(layer, audience, base_url(request)) for layer in layers_for(audience)]
+
+
+@router.get("/api/layers/{layer_id}")
+def get_layer(layer_id: str, request: Request, audience: AudienceDep) -> dict[str, Any]:
+    """One layer's description and legend."""
+    return describe_layer(visible_layer(layer_id, audience), audience, base_url(request))
+
+
+@router.get("/tiles/{layer_id}.json")
+def get_tilejson(
+    layer_id: str, request: Request, session: SessionDep, audience: AudienceDep
+) -> dict[str, Any]:
+    """TileJSON 3.0.0 of a layer: tile URL, zooms, bounds and the fields of its features."""
+    layer = visible_layer(layer_id, audience)
+    extents: dict[tuple[str, str], tuple[float, ...]] = request.app.state.layer_extents
+    key = (layer.id, data_version(session, layer))
+    if key not in extents:
+        extents[key] = layer_bounds(session, layer)
+    return tilejson(layer, audience, base_url(request), extents[key])
+
+
+@router.get(
+    "/tiles/{layer_id}/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}, "description": "a Mapbox vector tile"}},
+)
+def get_tile(
+    layer_id: str,
+    z: int,
+    x: int,
+    y: int,
+    request: Request,
+    session: SessionDep,
+    audience: AudienceDep,
+) -> Response:
+    """A vector tile (EPSG:3857, extent 4096); dense point layers come as clusters."""
+    tile_request = resolve_tile(layer_id, z, x, y, audience)
+    settings = request.app.state.settings.layers
+    limits = TileLimits(settings.tile_max_features, settings.tile_cluster_grid)
+    tile = cached_tile(session, tile_request, limits, request.app.state.tile_cache)
+    headers = {
+        "ETag": tile.etag,
+        "Cache-Control": cache_control(audience),
+        "Vary": "Accept-Encoding, Authorization",
+    }
+    if request.headers.get("if-none-match") == tile.etag:
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(tile.gzipped, media_type=MVT, headers=headers)
+    return Response(gzip.decompress(tile.gzipped), media_type=MVT, headers=headers)

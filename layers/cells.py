@@ -1,0 +1,183 @@
+"""Clusters for dense point layers: counts per grid cell, per zoom, per style class.
+
+A tile is divided into `grid` × `grid` cells; a cell at zoom z splits into four at z + 1, so cell
+indices at z are those at z + 1 halved. Counts for zooms 0…CELL_MAX_ZOOM are pre-aggregated in
+`layer_cells` (built from the layer's rows at CELL_MAX_ZOOM and rolled up), rebuilt when the data
+version they were built for is no longer current. Above CELL_MAX_ZOOM a dense tile is aggregated
+on the fly from its own points. Each cluster sits at the mean position of its members.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from layers.declarations import Layer, Style
+from layers.sources import class_expression, fixed_conditions, quoted, where_sql
+
+CELL_MAX_ZOOM = 12
+HALF_WORLD_M = 20037508.342789244  # half the EPSG:3857 world width
+
+
+@dataclass(frozen=True)
+class CellGrid:
+    """The clustering grid of one layer as one audience sees it."""
+
+    layer: Layer
+    style: Style
+    grid: int
+
+    @property
+    def key(self) -> str:
+        """Name of this grid's rows in `layer_cells`."""
+        return f"{self.layer.id}:{self.style.by or '-'}:{self.grid}"
+
+    def scale(self, z: int) -> float:
+        """Cells per metre of Web Mercator at zoom z."""
+        return (2**z) * self.grid / (2 * HALF_WORLD_M)
+
+    def class_values(self) -> list[str]:
+        """The style's class values, in the order of `layer_cells.counts`."""
+        return [c.value for c in self.style.classes]
+
+
+def cell_points_sql(grid: CellGrid, z: int, extra_condition: str | None = None) -> str:
+    """SELECT of the layer's points with their cell index at zoom z, class and 3857 position."""
+    layer = grid.layer
+    conditions = fixed_conditions(layer)
+    if extra_condition:
+        conditions.append(extra_condition)
+    scale = grid.scale(z)
+    last = 2**z * grid.grid - 1
+    return f"""
+        SELECT least(greatest(floor((ST_X(p) + {HALF_WORLD_M}) * {scale!r})::int, 0), {last})
+                 AS cx,
+               least(greatest(floor(({HALF_WORLD_M} - ST_Y(p)) * {scale!r})::int, 0), {last})
+                 AS cy,
+               ST_X(p) AS x, ST_Y(p) AS y, cls
+        FROM (SELECT ST_Transform({quoted(layer.geom_column)}, 3857) AS p,
+                     {class_expression(layer, grid.style)} AS cls
+              FROM {quoted(layer.source)} {where_sql(conditions)}) AS projected
+    """
+
+
+def class_counts_sql(grid: CellGrid, count: str) -> str:
+    """Per-class counts as SELECT items named n_<class>; `count` is the aggregate to filter."""
+    return ", ".join(
+        f"{count} FILTER (WHERE cls = :class_{i}) AS {quoted('n_' + value)}"
+        for i, value in enumerate(grid.class_values())
+    )
+
+
+def class_params(grid: CellGrid) -> dict[str, str]:
+    """Bound values of the class filters."""
+    return {f"class_{i}": value for i, value in enumerate(grid.class_values())}
+
+
+def ensure_cells(session: Session, grid: CellGrid, version: str) -> None:
+    """Make `layer_cells` current for this grid: rebuild it when built for another version."""
+    state = text("SELECT built_for FROM layer_cells_state WHERE layer = :key")
+    if session.execute(state, {"key": grid.key}).scalar_one_or_none() == version:
+        return
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": grid.key})
+    if session.execute(state, {"key": grid.key}).scalar_one_or_none() == version:
+        return  # another request rebuilt it while this one waited for the lock
+    rebuild_cells(session, grid)
+    session.execute(
+        text(
+            "INSERT INTO layer_cells_state (layer, built_for, built_at) VALUES (:key, :v, now())"
+            " ON CONFLICT (layer) DO UPDATE SET built_for = :v, built_at = now()"
+        ),
+        {"key": grid.key, "v": version},
+    )
+
+
+def rebuild_cells(session: Session, grid: CellGrid) -> None:
+    """Aggregate the layer's points at CELL_MAX_ZOOM and roll the counts up to zoom 0."""
+    session.execute(text("DELETE FROM layer_cells WHERE layer = :key"), {"key": grid.key})
+    arrays = ", ".join(
+        f"count(*) FILTER (WHERE cls = :class_{i})" for i in range(len(grid.class_values()))
+    )
+    session.execute(
+        text(f"""
+            INSERT INTO layer_cells (layer, z, cx, cy, n, sx, sy, counts)
+            SELECT :key, {CELL_MAX_ZOOM}, cx, cy, count(*), sum(x), sum(y),
+                   ARRAY[{arrays}]::int[]
+            FROM ({cell_points_sql(grid, CELL_MAX_ZOOM)}) AS points
+            GROUP BY cx, cy
+        """),
+        {"key": grid.key, **class_params(grid)},
+    )
+    sums = ", ".join(f"sum(counts[{i + 1}])" for i in range(len(grid.class_values())))
+    for z in range(CELL_MAX_ZOOM - 1, -1, -1):
+        session.execute(
+            text(f"""
+                INSERT INTO layer_cells (layer, z, cx, cy, n, sx, sy, counts)
+                SELECT layer, :z, cx / 2, cy / 2, sum(n), sum(sx), sum(sy), ARRAY[{sums}]::int[]
+                FROM layer_cells WHERE layer = :key AND z = :z + 1
+                GROUP BY layer, cx / 2, cy / 2
+            """),
+            {"key": grid.key, "z": z},
+        )
+
+
+def cells_in_tile(session: Session, grid: CellGrid, z: int, x: int, y: int) -> int:
+    """How many points the pre-aggregated cells hold inside tile z/x/y."""
+    return session.execute(
+        text(f"SELECT coalesce(sum(n), 0) FROM layer_cells WHERE {_tile_cells_condition()}"),
+        _tile_cells_params(grid, z, x, y),
+    ).scalar_one()
+
+
+def stored_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -> bytes:
+    """The tile as clusters from the pre-aggregated cells."""
+    counts = ", ".join(
+        f"counts[{i + 1}] AS {quoted('n_' + value)}" for i, value in enumerate(grid.class_values())
+    )
+    sql = f"""
+        SELECT ST_AsMVT(c, :name, 4096, 'geom') FROM (
+          SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(sx / n, sy / n), 3857),
+                              ST_TileEnvelope(:z, :x, :y), 4096, 0, true) AS geom,
+                 n AS count, true AS cluster{", " + counts if counts else ""}
+          FROM layer_cells WHERE {_tile_cells_condition()}
+        ) AS c
+    """
+    params = {"name": grid.layer.id, **_tile_cells_params(grid, z, x, y)}
+    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+
+
+def live_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -> bytes:
+    """The tile as clusters aggregated now from the points inside it (zooms above the store)."""
+    inside = f"{quoted(grid.layer.geom_column)} && ST_Transform(ST_TileEnvelope(:z, :x, :y), 4326)"
+    counts = class_counts_sql(grid, "count(*)")
+    sql = f"""
+        SELECT ST_AsMVT(c, :name, 4096, 'geom') FROM (
+          SELECT ST_AsMVTGeom(ST_SetSRID(ST_MakePoint(avg(x), avg(y)), 3857),
+                              ST_TileEnvelope(:z, :x, :y), 4096, 0, true) AS geom,
+                 count(*) AS count, true AS cluster{", " + counts if counts else ""}
+          FROM ({cell_points_sql(grid, z, inside)}) AS points
+          GROUP BY cx, cy
+        ) AS c
+    """
+    params = {"name": grid.layer.id, "z": z, "x": x, "y": y, **class_params(grid)}
+    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+
+
+def _tile_cells_condition() -> str:
+    return "layer = :key AND z = :z AND cx BETWEEN :x0 AND :x1 AND cy BETWEEN :y0 AND :y1"
+
+
+def _tile_cells_params(grid: CellGrid, z: int, x: int, y: int) -> dict[str, object]:
+    g = grid.grid
+    return {
+        "key": grid.key,
+        "z": z,
+        "x": x,
+        "y": y,
+        "x0": x * g,
+        "x1": x * g + g - 1,
+        "y0": y * g,
+        "y1": y * g + g - 1,
+    }

@@ -1,0 +1,57 @@
+"""How a layer's rows are read: its source, fixed conditions, and the data version behind it.
+
+Every identifier that reaches SQL here comes from a declaration in the registry, never from a
+request.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from layers.declarations import Audience, Layer, Style
+
+
+def quoted(identifier: str) -> str:
+    """A declared identifier, double-quoted for SQL."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def fixed_conditions(layer: Layer, *, temporal_filter: bool = False) -> list[str]:
+    """The declaration's own conditions; `default_where` gives way to a client's datetime."""
+    conditions = [layer.where] if layer.where else []
+    if layer.default_where and not temporal_filter:
+        conditions.append(layer.default_where)
+    return conditions
+
+
+def where_sql(conditions: list[str]) -> str:
+    """`WHERE a AND b`, or nothing."""
+    return ("WHERE " + " AND ".join(f"({c})" for c in conditions)) if conditions else ""
+
+
+def select_list(layer: Layer, audience: Audience) -> str:
+    """The audience's fields as a SELECT list, each under its declared name."""
+    return ", ".join(f"{f.expression} AS {quoted(f.name)}" for f in layer.fields_for(audience))
+
+
+def class_expression(layer: Layer, style: Style) -> str:
+    """The SQL text of the field a style colours by (as text), or a constant."""
+    if style.by is None:
+        return "NULL::text"
+    return f"({layer.field(style.by).expression})::text"
+
+
+def data_version(session: Session, layer: Layer) -> str:
+    """A key that changes whenever data under the layer changes, or the day does.
+
+    Statement triggers bump `data_versions` for each table; the date is part of the key because
+    statuses such as "expires within 90 days" move with it.
+    """
+    return session.execute(
+        text(
+            "SELECT current_date::text || '|' || coalesce(string_agg(source || '=' || version,"
+            " ',' ORDER BY source), '') FROM data_versions WHERE source = ANY(:sources)"
+        ),
+        {"sources": list(layer.sources)},
+    ).scalar_one()

@@ -1,0 +1,150 @@
+"""Mapbox vector tiles (EPSG:3857 XYZ) of a registry layer, rendered by PostGIS's ST_AsMVT.
+
+Point layers declared `aggregate` never put more than `max_features` points in a tile: denser
+tiles carry clusters (count and counts per style class) instead. Other layers carry every
+feature, simplified to the tile's resolution and clipped to it. Rendered tiles are cached in
+process under the data version they came from.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.errors import ForbiddenError, NotFoundError
+from layers.cache import CachedTile, TileCache
+from layers.cells import (
+    CELL_MAX_ZOOM,
+    HALF_WORLD_M,
+    CellGrid,
+    cells_in_tile,
+    ensure_cells,
+    live_cells_mvt,
+    stored_cells_mvt,
+)
+from layers.declarations import Audience, Layer
+from layers.registry import LAYERS
+from layers.sources import data_version, fixed_conditions, quoted, select_list, where_sql
+
+MAX_ZOOM = 24
+EXTENT = 4096
+BUFFER = 64
+
+
+@dataclass(frozen=True)
+class TileRequest:
+    """Which tile of which layer, for whom."""
+
+    layer: Layer
+    z: int
+    x: int
+    y: int
+    audience: Audience
+
+
+@dataclass(frozen=True)
+class TileLimits:
+    """Caps from settings: features per tile and the cluster grid."""
+
+    max_features: int
+    grid: int
+
+
+def resolve_tile(layer_id: str, z: int, x: int, y: int, audience: Audience) -> TileRequest:
+    """Check the layer, the audience and the tile address; raise NotFound/Forbidden if wrong."""
+    layer = LAYERS.get(layer_id)
+    if layer is None:
+        raise NotFoundError(f"no layer {layer_id!r}; GET /api/layers lists them")
+    if not layer.visible_to(audience):
+        raise ForbiddenError(f"layer {layer_id!r} is for staff only")
+    if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
+        raise NotFoundError(f"tile {z}/{x}/{y} does not exist (zoom 0–{MAX_ZOOM}, x and y < 2^z)")
+    if not layer.minzoom <= z <= layer.maxzoom:
+        raise NotFoundError(
+            f"layer {layer_id!r} is drawn from zoom {layer.minzoom} to {layer.maxzoom}"
+        )
+    return TileRequest(layer, z, x, y, audience)
+
+
+def cached_tile(
+    session: Session, request: TileRequest, limits: TileLimits, cache: TileCache
+) -> CachedTile:
+    """The tile from the cache when its data has not changed, else rendered and cached."""
+    version = data_version(session, request.layer)
+    key = (request.layer.id, request.audience, request.z, request.x, request.y, version)
+    tile = cache.get(key)
+    if tile is None:
+        raw = render_tile(session, request, limits, version)
+        tile = CachedTile(
+            gzipped=gzip.compress(raw, compresslevel=5),
+            etag='"' + hashlib.blake2b(raw + version.encode(), digest_size=12).hexdigest() + '"',
+            empty=not raw,
+        )
+        cache.put(key, tile)
+    return tile
+
+
+def render_tile(session: Session, request: TileRequest, limits: TileLimits, version: str) -> bytes:
+    """Render the tile with PostGIS (uncached)."""
+    layer, z, x, y = request.layer, request.z, request.x, request.y
+    if not (layer.aggregate and layer.geometry == "point"):
+        return _features_mvt(session, request, limits.max_features)
+    grid = CellGrid(layer, layer.style_for(request.audience), limits.grid)
+    if z <= CELL_MAX_ZOOM:
+        ensure_cells(session, grid, version)
+        if cells_in_tile(session, grid, z, x, y) > limits.max_features:
+            return stored_cells_mvt(session, grid, z, x, y)
+    elif _points_in_tile(session, request, limits.max_features + 1) > limits.max_features:
+        return live_cells_mvt(session, grid, z, x, y)
+    return _features_mvt(session, request, limits.max_features)
+
+
+def _points_in_tile(session: Session, request: TileRequest, at_most: int) -> int:
+    layer = request.layer
+    conditions = [*fixed_conditions(layer), _inside_tile(layer)]
+    sql = f"SELECT count(*) FROM (SELECT 1 FROM {quoted(layer.source)} {where_sql(conditions)}"
+    return session.execute(
+        text(sql + " LIMIT :at_most) AS hits"),
+        {"z": request.z, "x": request.x, "y": request.y, "at_most": at_most},
+    ).scalar_one()
+
+
+def _features_mvt(session: Session, request: TileRequest, max_features: int) -> bytes:
+    layer = request.layer
+    geom = quoted(layer.geom_column)
+    projected = f"ST_Transform({geom}, 3857)"
+    if layer.geometry != "point":
+        projected = f"ST_Simplify({projected}, :tolerance, true)"
+    id_field = layer.field(layer.id_field)
+    feature_id = ", 'fid'" if id_field.type == "integer" else ""
+    fid_column = f", {id_field.expression} AS fid" if feature_id else ""
+    conditions = [*fixed_conditions(layer), _inside_tile(layer)]
+    sql = f"""
+        SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom'{feature_id}) FROM (
+          SELECT ST_AsMVTGeom({projected}, ST_TileEnvelope(:z, :x, :y), {EXTENT}, {BUFFER}, true)
+                   AS geom{fid_column}, {select_list(layer, request.audience)}
+          FROM {quoted(layer.source)} {where_sql(conditions)}
+          LIMIT :max_features
+        ) AS t WHERE geom IS NOT NULL
+    """
+    params = {
+        "name": layer.id,
+        "z": request.z,
+        "x": request.x,
+        "y": request.y,
+        "max_features": max_features,
+        "tolerance": 2 * HALF_WORLD_M / (2**request.z) / EXTENT,
+    }
+    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+
+
+def _inside_tile(layer: Layer) -> str:
+    """Rows whose geometry touches the tile (with the render buffer), via the GiST index."""
+    return (
+        f"{quoted(layer.geom_column)} && ST_Transform(ST_TileEnvelope(:z, :x, :y,"
+        f" margin => {BUFFER / EXTENT}), 4326)"
+    )
