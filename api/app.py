@@ -11,10 +11,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.errors import install_error_handlers
-from api.routes import features, health, rules, screening, siting, tiles, zones
+from api.routes import features, health, ogc, rules, screening, siting, tiles, zones
 from geo.db import database_url, make_engine
 from geo.settings import Settings
 from layers.cache import TileCache
+from layers.metadata import ExtentCache
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
 
@@ -42,7 +43,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.tile_cache = TileCache(settings.layers.tile_cache_mb * 2**20)
-    app.state.layer_extents = {}
+    app.state.layer_extents = ExtentCache()
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(screening.router)
@@ -51,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(siting.router)
     app.include_router(zones.router)
     app.include_router(tiles.router)
+    app.include_router(ogc.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -79,9 +79,10 @@ class Layer:
 
     `source` is a table or view whose rows are the layer's features; `where` narrows it with a
     fixed condition from the declaration; `default_where` applies unless the client filters by
-    datetime (e.g. zones in force today). `sources` lists the tables whose changes invalidate
-    the layer's caches. Point layers with `aggregate` are clustered at zooms where a tile would
-    carry more than the configured number of features.
+    datetime (e.g. zones in force today); `count_source`, when given, is a table with exactly one
+    row per feature, cheaper to count than the view. `sources` lists the tables whose changes
+    invalidate the layer's caches. Point layers with `aggregate` are clustered at zooms where a
+    tile would carry more than the configured number of features.
     """
 
     id: str
@@ -95,6 +96,7 @@ class Layer:
     audience: Audience = Audience.PUBLIC
     public_style: Style | None = None
     id_field: str = "id"
+    count_source: str | None = None
     geom_column: str = "geom"
     where: str | None = None
     default_where: str | None = None

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from layers.declarations import Audience, Field, Layer, Style
-from layers.sources import fixed_conditions, quoted, where_sql
+from layers.sources import data_version, fixed_conditions, quoted, where_sql
 
 TILEJSON_TYPES = {
     "string": "String",
@@ -31,6 +31,21 @@ def layer_bounds(session: Session, layer: Layer) -> tuple[float, float, float, f
         )
     ).one()
     return CHINA if row[0] is None else (row[0], row[1], row[2], row[3])
+
+
+class ExtentCache:
+    """Layer extents remembered per data version (an extent over a million rows is not free)."""
+
+    def __init__(self) -> None:
+        self._extents: dict[tuple[str, str], tuple[float, float, float, float]] = {}
+
+    def bounds(self, session: Session, layer: Layer) -> tuple[float, float, float, float]:
+        """The layer's extent at the current data version."""
+        key = (layer.id, data_version(session, layer))
+        if key not in self._extents:
+            self._extents = {k: v for k, v in self._extents.items() if k[0] != layer.id}
+            self._extents[key] = layer_bounds(session, layer)
+        return self._extents[key]
 
 
 def tile_fields(layer: Layer, audience: Audience) -> dict[str, str]:

@@ -11,9 +11,8 @@ from api.auth import AudienceDep
 from api.deps import SessionDep
 from geo.errors import ForbiddenError, NotFoundError
 from layers.declarations import Audience, Layer
-from layers.metadata import describe_layer, layer_bounds, tilejson
+from layers.metadata import describe_layer, tilejson
 from layers.registry import LAYERS, layers_for
-from layers.sources import data_version
 from layers.tiles import TileLimits, cached_tile, resolve_tile
 
 router = APIRouter(tags=["layers"])
@@ -59,11 +58,8 @@ def get_tilejson(
 ) -> dict[str, Any]:
     """TileJSON 3.0.0 of a layer: tile URL, zooms, bounds and the fields of its features."""
     layer = visible_layer(layer_id, audience)
-    extents: dict[tuple[str, str], tuple[float, ...]] = request.app.state.layer_extents
-    key = (layer.id, data_version(session, layer))
-    if key not in extents:
-        extents[key] = layer_bounds(session, layer)
-    return tilejson(layer, audience, base_url(request), extents[key])
+    bounds = request.app.state.layer_extents.bounds(session, layer)
+    return tilejson(layer, audience, base_url(request), bounds)
 
 
 @router.get(
