@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERMITMAP := $(BIN)/permitmap
 
-.PHONY: run test setup chromium lint bench-load bench-screen clean
+.PHONY: run test setup chromium gdal lint bench-load bench-screen bench-serve clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ setup: $(STAMP)
 run: setup
 	$(PERMITMAP) demo --if-empty
 	$(PERMITMAP) screen
+	$(PERMITMAP) layers refresh
 	$(PERMITMAP) serve
 
 ## chromium: Debian's chromium for the browser tests (Playwright cannot download its own here)
@@ -32,8 +33,16 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is missing: run 'sudo apt-get install chromium'"; exit 1; fi; }
 
-## test: set up, lint, run the whole suite against a real PostGIS and a headless chromium
-test: $(STAMP) chromium
+## gdal: Debian's GDAL clients (ogrinfo), the OGC API client the interoperability tests drive
+gdal:
+	@command -v ogrinfo >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing gdal-bin from Debian (apt-get)…"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gdal-bin >/dev/null; \
+	  else echo "ogrinfo is missing: run 'sudo apt-get install gdal-bin'"; exit 1; fi; }
+
+## test: set up, lint, run the whole suite against a real PostGIS, headless chromium and GDAL
+test: $(STAMP) chromium gdal
 	$(PERMITMAP) db start
 	$(BIN)/ruff check .
 	$(BIN)/pytest -q
@@ -50,6 +59,11 @@ bench-load: $(STAMP)
 bench-screen: $(STAMP)
 	$(PERMITMAP) db start
 	$(BIN)/python -m bench.screen --units 1000000
+
+## bench-serve: tiles and OGC API Features of the 1,000,000-unit demo, permitmap beside tipg
+bench-serve: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.serve --units 1000000
 
 clean:
 	-$(PERMITMAP) db stop

@@ -6,6 +6,7 @@ import json
 import logging
 import socket
 import sys
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -21,6 +22,7 @@ from geo.migrate import current_revision, downgrade, require_migrated, upgrade
 from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
 from geo.siting import SitingRequest, SitingResult, check_siting
+from layers.tiles import refresh_clusters
 
 app = typer.Typer(
     help="permitmap: GIS monitoring map server for the pollutant discharge permit system.",
@@ -32,6 +34,8 @@ db_app = typer.Typer(
     help="The database: embedded PostGIS cluster or DATABASE_URL.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+layers_app = typer.Typer(help="Map layers: vector tile clusters.", no_args_is_help=True)
+app.add_typer(layers_app, name="layers")
 
 MAX_DEMO_UNITS = 1_000_000
 MAX_NEAR_BOUNDARY_M = 5_000.0
@@ -164,6 +168,19 @@ def screen_command(
         f"still open, {summary.reopened} reopened, {summary.resolved} resolved "
         f"(current matches: {severities or 'none'})"
     )
+
+
+@layers_app.command("refresh")
+def layers_refresh() -> None:
+    """Rebuild the stored clusters of dense point layers that are out of date (after a load)."""
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    started = time.perf_counter()
+    with Session(engine) as session, session.begin():
+        keys = refresh_clusters(session, settings.layers.tile_cluster_grid)
+    elapsed = time.perf_counter() - started
+    typer.echo(f"clusters up to date for {len(keys)} grids in {elapsed:.1f} s")
 
 
 @app.command("siting")

@@ -17,7 +17,6 @@ from datetime import UTC, date, datetime
 from operator import eq, ge, gt, le, lt, ne
 from typing import Any, Literal, get_args
 
-import cql2
 import numpy as np
 import shapely
 import shapely.geometry
@@ -27,21 +26,13 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from geo.errors import ValidationError
+from layers.cql2_parse import LANGS, MAX_COORDINATES, MAX_IN_VALUES, parse_filter
+from layers.cql2_parse import filter_error as _error
 
 PropertyType = Literal["string", "integer", "number", "boolean", "date", "datetime", "geometry"]
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 CGCS2000 = "http://www.opengis.net/def/crs/EPSG/0/4490"  # axis order latitude, longitude
-LANGS = ("cql2-text", "cql2-json")
-
-MAX_LENGTH = 20_000
-MAX_DEPTH = 20
-MAX_NODES = 500
-MAX_IN_VALUES = 1_000
-MAX_COORDINATES = 10_000
-# Brackets and NOT/sign chains allowed before parsing: cql2's parser recurses once per level and
-# overflows the C stack (a segfault, not an exception) after a few hundred levels.
-MAX_LEXICAL_NESTING = 2 * MAX_DEPTH + 10
 
 
 @dataclass(frozen=True)
@@ -78,10 +69,6 @@ _CQL2_OPERATORS = {
     *("t_finishedby", "t_contains", "t_disjoint", "+", "-", "*", "/", "%", "^", "div", "||"),
 }
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_TOKENS = {  # strings (quotes doubled inside), words, single characters
-    "cql2-text": re.compile(r"""'[^']*'|"[^"]*"|\w+|\S"""),
-    "cql2-json": re.compile(r'"(?:[^"\\]|\\.)*"|\w+|\S'),
-}
 
 
 def compile_filter(
@@ -103,94 +90,11 @@ def compile_filter(
     if filter_crs not in (CRS84, CGCS2000):
         message = f"filter-crs '{filter_crs}' is not supported (use {CRS84} or {CGCS2000})"
         raise ValidationError(message, field="filter-crs", value=filter_crs)
-    if not isinstance(filter_text, str):
-        raise _error("the filter must be text", filter_text)
-    if len(filter_text) > MAX_LENGTH:
-        message = f"filter is too long ({len(filter_text):,} characters; at most {MAX_LENGTH:,})"
-        raise _error(message, filter_text[:200])
-    _check_nesting(filter_text, _TOKENS[lang])
-    tree = _parse(filter_text, lang)
-    _check_tree(tree, filter_text)
+    tree = parse_filter(filter_text, lang, supported=_PREDICATES, known=_CQL2_OPERATORS)
     try:
         return _Compiler(queryables, swap_axes=filter_crs == CGCS2000).predicate(tree)
     except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
         raise _error("filter is not a valid CQL2 expression", filter_text, repr(exc)) from exc
-
-
-def _error(message: str, value: object, detail: str | None = None) -> ValidationError:
-    return ValidationError(message, field="filter", value=value, detail=detail)
-
-
-def _too_deep(text: str) -> ValidationError:
-    return _error(f"filter is nested too deeply (more than {MAX_DEPTH} levels)", text[:200])
-
-
-def _check_nesting(text: str, tokens: re.Pattern[str]) -> None:
-    """Refuse bracket or NOT/sign chains deep enough to overflow the parser, before parsing."""
-    stack: list[int] = []
-    level = run = 0
-    for match in tokens.finditer(text):
-        token = match.group()
-        if token in ("(", "[", "{"):
-            stack.append(level)
-            level, run = level + run + 1, 0
-        elif token in (")", "]", "}"):
-            level, run = (stack.pop() if stack else 0), 0
-        elif token in ("-", "+") or token.upper() == "NOT":
-            run += 1
-        else:
-            run = 0
-        if level + run > MAX_LEXICAL_NESTING:
-            raise _too_deep(text)
-
-
-def _parse(text: str, lang: str) -> Any:
-    """The CQL2 JSON tree of the filter, or a readable syntax error."""
-    try:
-        expr = cql2.parse_text(text) if lang == "cql2-text" else cql2.parse_json(text)
-        return expr.to_json()
-    except (cql2.ParseError, cql2.ValidationError, ValueError) as exc:
-        raise _error(_syntax_message(str(exc), lang), text, str(exc)) from exc
-
-
-def _syntax_message(raw: str, lang: str) -> str:
-    """One line from the parser's report: where it stopped and what it expected."""
-    lines = [line.strip() for line in raw.splitlines() if line.strip()]
-    where = re.search(r"-->\s*(\d+):(\d+)", raw)
-    expected = next((line[1:].strip() for line in lines if line.startswith("=")), None)
-    if where and expected:
-        return f"syntax error at line {where[1]}, column {where[2]}: {expected}"
-    if "untagged enum" in raw:
-        return "invalid CQL2 JSON: not a CQL2 expression (check 'op', 'args' and 'property')"
-    first = lines[0] if lines else "unreadable filter"
-    return f"invalid CQL2 JSON: {first}" if lang == "cql2-json" else f"syntax error: {first}"
-
-
-def _check_tree(tree: Any, text: str) -> None:
-    """Refuse operators and functions not offered, nesting past MAX_DEPTH, over MAX_NODES terms.
-
-    Values inside lists (`in`) are looked into but not counted: MAX_IN_VALUES bounds those.
-    """
-    nodes = 0
-    stack: list[tuple[Any, int, bool]] = [(tree, 0, True)]
-    while stack:
-        node, depth, counted = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, depth, False) for item in node)
-        if not isinstance(node, dict):
-            continue
-        nodes += counted
-        if nodes > MAX_NODES:
-            raise _error(f"filter is too large (more than {MAX_NODES} terms)", text[:200])
-        if "op" in node:
-            if depth >= MAX_DEPTH:
-                raise _too_deep(text)
-            name = str(node["op"])
-            if name.lower() not in _PREDICATES:
-                kind = "operator" if name.lower() in _CQL2_OPERATORS else "function"
-                raise _error(f"{kind} '{name}' is not supported", name)
-            if isinstance(node.get("args"), list):
-                stack.extend((arg, depth + 1, True) for arg in node["args"])
 
 
 class _Compiler:

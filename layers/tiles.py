@@ -103,6 +103,25 @@ def render_tile(session: Session, request: TileRequest, limits: TileLimits, vers
     return _features_mvt(session, request, limits.max_features)
 
 
+def refresh_clusters(session: Session, grid: int) -> list[str]:
+    """Bring every clustered layer's stored cells up to date, for both audiences' styles.
+
+    Tile requests do this on demand; running it after a bulk load moves the cost off the first
+    map view. Returns the keys of the grids checked.
+    """
+    refreshed = []
+    for layer in LAYERS.values():
+        if not (layer.aggregate and layer.geometry == "point"):
+            continue
+        version = data_version(session, layer)
+        styles = {layer.style_for(audience) for audience in Audience}
+        for style in styles:
+            cell_grid = CellGrid(layer, style, grid)
+            ensure_cells(session, cell_grid, version)
+            refreshed.append(cell_grid.key)
+    return refreshed
+
+
 def _points_in_tile(session: Session, request: TileRequest, at_most: int) -> int:
     layer = request.layer
     conditions = [*fixed_conditions(layer), _inside_tile(layer)]

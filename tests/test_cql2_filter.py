@@ -15,7 +15,7 @@ from pygeofilter.parsers.cql2_text import parse as pygeofilter_parse
 from sqlalchemy.dialects import postgresql
 
 from geo.errors import ValidationError
-from layers import cql2_filter
+from layers import cql2_parse
 from layers.cql2_filter import CGCS2000, CRS84, Queryable, compile_filter
 
 PROBE = sa.Table(
@@ -344,7 +344,7 @@ def test_malformed_json_is_a_validation_error(filter_text):
 
 def test_geometry_with_too_many_coordinates(monkeypatch):
     # 20,000 characters cannot hold 10,001 positions; lift the length cap to reach the check.
-    monkeypatch.setattr(cql2_filter, "MAX_LENGTH", 1_000_000)
+    monkeypatch.setattr(cql2_parse, "MAX_LENGTH", 1_000_000)
     line = ", ".join(f"{i % 90} {i % 45}.5" for i in range(10_001))
     error = refusal(f"S_INTERSECTS(geometry, LINESTRING({line}))")
     assert "too many coordinates (10,001; at most 10,000)" in error.message
