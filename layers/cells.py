@@ -18,7 +18,8 @@ from layers.declarations import Layer, Style
 from layers.sources import class_expression, fixed_conditions, quoted, where_sql
 
 CELL_MAX_ZOOM = 12
-HALF_WORLD_M = 20037508.342789244  # half the EPSG:3857 world width
+EARTH_RADIUS_M = 6378137.0  # the sphere of EPSG:3857
+HALF_WORLD_M = 20037508.342789244  # half the EPSG:3857 world width (π × radius)
 
 
 @dataclass(frozen=True)
@@ -44,22 +45,27 @@ class CellGrid:
 
 
 def cell_points_sql(grid: CellGrid, z: int, extra_condition: str | None = None) -> str:
-    """SELECT of the layer's points with their cell index at zoom z, class and 3857 position."""
+    """SELECT of the layer's points with their cell index at zoom z, class and 3857 position.
+
+    Web Mercator is computed with the spherical formulas rather than ST_Transform: the same
+    numbers, several times cheaper over a million points.
+    """
     layer = grid.layer
     conditions = fixed_conditions(layer)
     if extra_condition:
         conditions.append(extra_condition)
     scale = grid.scale(z)
     last = 2**z * grid.grid - 1
+    geom = quoted(layer.geom_column)
     return f"""
-        SELECT least(greatest(floor((ST_X(p) + {HALF_WORLD_M}) * {scale!r})::int, 0), {last})
-                 AS cx,
-               least(greatest(floor(({HALF_WORLD_M} - ST_Y(p)) * {scale!r})::int, 0), {last})
-                 AS cy,
-               ST_X(p) AS x, ST_Y(p) AS y, cls
-        FROM (SELECT ST_Transform({quoted(layer.geom_column)}, 3857) AS p,
+        SELECT least(greatest(floor((x + {HALF_WORLD_M}) * {scale!r})::int, 0), {last}) AS cx,
+               least(greatest(floor(({HALF_WORLD_M} - y) * {scale!r})::int, 0), {last}) AS cy,
+               x, y, cls
+        FROM (SELECT ST_X({geom}) * {HALF_WORLD_M / 180!r} AS x,
+                     ln(tan(radians(45 + ST_Y({geom}) / 2))) * {EARTH_RADIUS_M!r} AS y,
                      {class_expression(layer, grid.style)} AS cls
-              FROM {quoted(layer.source)} {where_sql(conditions)}) AS projected
+              FROM {quoted(layer.cluster_source or layer.source)} {where_sql(conditions)}
+             ) AS projected
     """
 
 

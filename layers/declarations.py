@@ -80,9 +80,10 @@ class Layer:
     `source` is a table or view whose rows are the layer's features; `where` narrows it with a
     fixed condition from the declaration; `default_where` applies unless the client filters by
     datetime (e.g. zones in force today); `count_source`, when given, is a table with exactly one
-    row per feature, cheaper to count than the view. `sources` lists the tables whose changes
-    invalidate the layer's caches. Point layers with `aggregate` are clustered at zooms where a
-    tile would carry more than the configured number of features.
+    row per feature, cheaper to count than the view; `cluster_source`, a narrower table or view
+    with the geometry and the styled fields, feeds the clusters. `sources` lists the tables whose
+    changes invalidate the layer's caches. Point layers with `aggregate` are clustered at zooms
+    where a tile would carry more than the configured number of features.
     """
 
     id: str
@@ -97,6 +98,7 @@ class Layer:
     public_style: Style | None = None
     id_field: str = "id"
     count_source: str | None = None
+    cluster_source: str | None = None
     geom_column: str = "geom"
     where: str | None = None
     default_where: str | None = None

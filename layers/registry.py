@@ -57,6 +57,7 @@ UNITS = Layer(
     description="Fixed pollution sources with their permit; staff see the enforcement status.",
     source="layer_units",
     count_source="units",
+    cluster_source="unit_status",
     geometry="point",
     aggregate=True,
     sources=("units", "permits", "flags", "outlets", "industry_codes", "admin_regions"),

@@ -44,6 +44,7 @@ END $$;
 -- its outlets. `permit_state` is public (permit validity is disclosed); the rest is for staff.
 CREATE VIEW unit_status AS
 SELECT u.id AS unit_id,
+       u.geom,
        p.id AS permit_id,
        p.permit_no,
        p.valid_from AS permit_valid_from,
