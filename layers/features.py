@@ -67,10 +67,10 @@ def query_items(
         .limit(query.limit)
         .offset(query.offset)
     )
-    counted = sa.table(layer.count_source or layer.source) if _only_fixed(query) else None
+    counted = layer.count_source if _base_table_suffices(query) else None
     counter = (
         sa.select(sa.func.count())
-        .select_from(counted if counted is not None else sa.table(layer.source))
+        .select_from(sa.table(counted or layer.source))
         .where(*conditions)
     )
     with _client_filter_errors(query, timeout_ms):
@@ -184,13 +184,9 @@ def _typed(field: Field, value: str) -> object:
     return value
 
 
-def _only_fixed(query: ItemsQuery) -> bool:
-    return (
-        query.bbox is None
-        and query.interval is None
-        and not query.properties
-        and query.filter_text is None
-    )
+def _base_table_suffices(query: ItemsQuery) -> bool:
+    """Whether the match count needs only the geometry, which the layer's base table holds."""
+    return query.interval is None and not query.properties and query.filter_text is None
 
 
 def _column(field: Field) -> ColumnElement[Any]:
