@@ -8,6 +8,14 @@ from typing import Literal
 
 FieldType = Literal["string", "integer", "number", "boolean", "date", "datetime"]
 GeometryKind = Literal["point", "line", "polygon"]
+JSON_SCHEMA_TYPES: dict[FieldType, dict[str, str]] = {  # how each field type reads in JSON
+    "string": {"type": "string"},
+    "integer": {"type": "integer"},
+    "number": {"type": "number"},
+    "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "datetime": {"type": "string", "format": "date-time"},
+}
 
 
 class Audience(StrEnum):

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from layers.cql2_filter import CGCS2000, CRS84
-from layers.declarations import Audience, Layer
+from layers.declarations import JSON_SCHEMA_TYPES, Audience, Layer
 from layers.features import ItemsPage
 from layers.ogc_params import ItemsQuery
 
@@ -38,14 +38,6 @@ CONFORMANCE = (
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
 )
-JSON_SCHEMA_TYPES = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-}
 
 
 def link(href: str, rel: str, media_type: str, title: str) -> dict[str, str]:

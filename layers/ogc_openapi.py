@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from layers.cql2_filter import CGCS2000, CRS84, LANGS
-from layers.declarations import Audience, Field, FieldType, Layer
+from layers.declarations import JSON_SCHEMA_TYPES, Audience, Field, Layer
 from layers.registry import layers_for
 
 OPENAPI_VERSION = "3.0.3"
@@ -33,14 +33,6 @@ RESERVED_PARAMETERS = frozenset(
 GEOMETRY_TYPES = [
     f"{multi}{kind}" for kind in ("Point", "LineString", "Polygon") for multi in ("", "Multi")
 ]
-FIELD_SCHEMAS: dict[FieldType, dict[str, str]] = {
-    "string": {"type": "string"},
-    "integer": {"type": "integer"},
-    "number": {"type": "number"},
-    "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "datetime": {"type": "string", "format": "date-time"},
-}
 
 
 def openapi_document(audience: Audience, base_url: str, max_limit: int) -> dict[str, Any]:
@@ -183,7 +175,7 @@ def _items_parameters(layer: Layer, audience: Audience) -> list[dict[str, Any]]:
 def _field_parameter(field: Field) -> dict[str, Any]:
     """An optional equality filter on one property (`?county_code=330102`)."""
     description = f"{field.title_zh} ({field.title_en}): features whose value equals this"
-    return _query(field.name, description, dict(FIELD_SCHEMAS[field.type]))
+    return _query(field.name, description, dict(JSON_SCHEMA_TYPES[field.type]))
 
 
 def _feature_id_parameter(layer: Layer) -> dict[str, Any]:
@@ -194,7 +186,7 @@ def _feature_id_parameter(layer: Layer) -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": f"The feature's `{layer.id_field}`",
-        "schema": dict(FIELD_SCHEMAS[id_type]),
+        "schema": dict(JSON_SCHEMA_TYPES[id_type]),
     }
 
 
@@ -312,7 +304,7 @@ def _layer_schemas(layer: Layer, audience: Audience) -> dict[str, Any]:
     """The collection's properties, Feature and FeatureCollection schemas."""
     name = _operation_name(layer)
     properties = {
-        field.name: FIELD_SCHEMAS[field.type]
+        field.name: JSON_SCHEMA_TYPES[field.type]
         | {"title": field.title_zh, "description": field.title_en, "nullable": True}
         for field in layer.fields_for(audience)
     }
@@ -321,7 +313,7 @@ def _layer_schemas(layer: Layer, audience: Audience) -> dict[str, Any]:
         "required": ["type", "geometry", "properties"],
         "properties": {
             "type": {"type": "string", "enum": ["Feature"]},
-            "id": dict(FIELD_SCHEMAS[layer.field(layer.id_field).type]),
+            "id": dict(JSON_SCHEMA_TYPES[layer.field(layer.id_field).type]),
             "geometry": _ref("schemas", "Geometry"),
             "properties": _ref("schemas", f"{name}Properties"),
             "links": _array(_ref("schemas", "Link")),

@@ -24,6 +24,9 @@ from web.assets import SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 from web.ogc_pages import render_ogc_page
 
 router = APIRouter(prefix="/ogc", tags=["OGC API – Features"])
+FEATURES_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {ogc.GEOJSON: {}, ogc.HTML: {}}}
+}
 
 
 def _root(request: Request) -> str:
@@ -104,7 +107,7 @@ def queryables(collection_id: str, request: Request, audience: AudienceDep) -> R
     "/collections/{collection_id}/items",
     summary="Features",
     response_class=Response,
-    responses={200: {"content": {ogc.GEOJSON: {}, ogc.HTML: {}}}},
+    responses=FEATURES_RESPONSES,
 )
 def items(
     collection_id: str, request: Request, session: SessionDep, audience: AudienceDep
@@ -125,7 +128,7 @@ def items(
     "/collections/{collection_id}/items/{feature_id}",
     summary="A feature",
     response_class=Response,
-    responses={200: {"content": {ogc.GEOJSON: {}, ogc.HTML: {}}}},
+    responses=FEATURES_RESPONSES,
 )
 def item(
     collection_id: str,
