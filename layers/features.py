@@ -165,22 +165,32 @@ def _in_interval(
 
 
 def _typed(field: Field, value: str) -> object:
-    """A property value from the query string, converted to the field's type."""
+    """A property value from the query string, converted to the field's type and checked to be
+    storable (64-bit integers, no NUL characters), so the database never sees a bad value."""
     try:
-        if field.type == "integer":
-            return int(value)
-        if field.type == "number":
-            return float(value)
-        if field.type == "boolean":
-            return {"true": True, "false": False}[value.lower()]
-        if field.type == "date":
-            return date.fromisoformat(value)
-        if field.type == "datetime":
-            return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except (ValueError, KeyError):
+        typed = _converted(field, value)
+    except (ValueError, KeyError, OverflowError):
         raise QueryError(
             f"{field.name} takes a {field.type} value", field=field.name, value=value
         ) from None
+    if isinstance(typed, int) and not -(2**63) <= typed < 2**63:
+        raise QueryError(f"{field.name} is out of range", field=field.name, value=value)
+    if "\x00" in value:
+        raise QueryError(f"{field.name} must not contain NUL characters", field=field.name)
+    return typed
+
+
+def _converted(field: Field, value: str) -> object:
+    if field.type == "integer":
+        return int(value)
+    if field.type == "number":
+        return float(value)
+    if field.type == "boolean":
+        return {"true": True, "false": False}[value.lower()]
+    if field.type == "date":
+        return date.fromisoformat(value)
+    if field.type == "datetime":
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
     return value
 
 
