@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.routes import features, health, ogc, rules, screening, siting, tiles, zones
@@ -45,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.tile_cache = TileCache(settings.layers.tile_cache_mb * 2**20)
     app.state.layer_extents = ExtentCache()
     install_error_handlers(app)
+    # JSON and GeoJSON pages shrink ~10× at level 1; tiles arrive already gzipped and pass through
+    app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
     app.include_router(health.router)
     app.include_router(screening.router)
     app.include_router(rules.router)

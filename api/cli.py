@@ -258,6 +258,8 @@ def serve(
 
 def _require_free_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe_socket:
+        # as uvicorn does: connections in TIME_WAIT from a previous run do not hold the port
+        probe_socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe_socket.bind((host, port))
         except OSError as exc:
