@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.routes import features, health, ogc, rules, screening, siting, tiles, zones
-from geo.db import database_url, make_engine
+from geo.db import database_url, make_engine, warm_pool
 from geo.settings import Settings
 from layers.cache import TileCache
 from layers.metadata import ExtentCache
@@ -27,7 +28,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(database_url(settings.database, settings.cluster))
+        pool_size = settings.database.db_pool_size
+        engine = make_engine(database_url(settings.database, settings.cluster), pool_size=pool_size)
+        if settings.database.db_warm_pool:
+            with suppress(SQLAlchemyError):  # an unreachable database is /health's to report
+                warm_pool(engine, pool_size)
         app.state.engine = engine
         try:
             yield

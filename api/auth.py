@@ -26,7 +26,7 @@ def _bearer(request: Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-def current_user(request: Request) -> User | None:
+async def current_user(request: Request) -> User | None:
     """The caller, or None when anonymous; an unknown token is an error, not anonymity."""
     token = _bearer(request)
     if token is None:
@@ -37,21 +37,21 @@ def current_user(request: Request) -> User | None:
     raise AuthenticationError("the bearer token is not valid")
 
 
-def require_staff(user: Annotated[User | None, Depends(current_user)]) -> User:
+async def require_staff(user: Annotated[User | None, Depends(current_user)]) -> User:
     """Staff or admin, else 401."""
     if user is None:
         raise AuthenticationError("staff only: send an Authorization: Bearer token")
     return user
 
 
-def require_admin(user: Annotated[User, Depends(require_staff)]) -> User:
+async def require_admin(user: Annotated[User, Depends(require_staff)]) -> User:
     """Admin, else 403."""
     if user.role != "admin":
         raise ForbiddenError("admins only")
     return user
 
 
-def current_audience(user: Annotated[User | None, Depends(current_user)]) -> Audience:
+async def current_audience(user: Annotated[User | None, Depends(current_user)]) -> Audience:
     """Staff (any authenticated caller) or the anonymous public."""
     return Audience.PUBLIC if user is None else Audience.STAFF
 

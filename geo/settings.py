@@ -24,6 +24,8 @@ class DatabaseSettings(BaseSettings):
         default=None, validation_alias=AliasChoices("DATABASE_URL", "PERMITMAP_DATABASE_URL")
     )
     database_name: str = "permitmap"
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_warm_pool: bool = True
 
     @field_validator("database_url")
     @classmethod

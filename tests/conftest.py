@@ -78,7 +78,7 @@ def session(engine: Engine) -> Iterator[Session]:
 @pytest.fixture
 def client(db_url: str, session: Session) -> Iterator[TestClient]:
     """The app on the module's database; requests share the test's rolled-back session."""
-    app = create_app(Settings(database=DatabaseSettings(database_url=db_url)))
+    app = create_app(Settings(database=DatabaseSettings(database_url=db_url, db_warm_pool=False)))
     app.dependency_overrides[get_session] = lambda: session
     with TestClient(app) as test_client:
         yield test_client

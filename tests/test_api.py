@@ -40,6 +40,13 @@ def test_unknown_path_is_a_problem_document(client) -> None:
     assert response.json() == {"type": "about:blank", "title": "Not Found", "status": 404}
 
 
+def test_the_pool_starts_warm(db_url) -> None:
+    settings = Settings(database=DatabaseSettings(database_url=db_url, db_pool_size=3))
+    with TestClient(create_app(settings)) as client:
+        pool = client.app.state.engine.pool
+        assert pool.checkedin() == 3 and pool.checkedout() == 0
+
+
 def test_unreachable_database_gives_503_without_internals() -> None:
     url = "postgresql+psycopg://nobody:secret@127.0.0.1:1/none?connect_timeout=2"
     app = create_app(Settings(database=DatabaseSettings(database_url=url)))

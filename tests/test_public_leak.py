@@ -485,7 +485,7 @@ def add_dense_units(session: Session, count: int = DENSE_UNITS) -> None:
 def client(db_url: str, session: Session) -> Iterator[TestClient]:
     """conftest's client, with the lowest tile cap so DENSE_UNITS make cluster tiles."""
     settings = Settings(
-        database=DatabaseSettings(database_url=db_url),
+        database=DatabaseSettings(database_url=db_url, db_warm_pool=False),
         layers=LayerSettings(tile_max_features=256),
     )
     app = create_app(settings)

@@ -41,7 +41,7 @@ def decode(response) -> list[dict]:
 def capped_client(db_url, session):
     """The app with the smallest feature cap (256) and an 8 × 8 cluster grid."""
     settings = Settings(
-        database=DatabaseSettings(database_url=db_url),
+        database=DatabaseSettings(database_url=db_url, db_warm_pool=False),
         layers=LayerSettings(tile_max_features=256, tile_cluster_grid=8),
     )
     app = create_app(settings)
