@@ -30,6 +30,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
     func,
+    text,
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -241,6 +242,14 @@ class Permit(Timestamps, Base):
         CheckConstraint("valid_to > valid_from", name="validity_order"),
         CheckConstraint("issued_on <= valid_from", name="issued_before_valid"),
         Index("ix_permits_status_valid_to", "status", "valid_to"),
+        # the unit's current permit, in the order the unit_status view picks it
+        Index(
+            "ix_permits_current",
+            "unit_id",
+            text("(status = 'valid') DESC"),
+            text("valid_to DESC"),
+            text("id DESC"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

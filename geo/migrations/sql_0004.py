@@ -40,6 +40,9 @@ END $$;
     + _VERSION_TRIGGERS
     + r"""
 
+CREATE INDEX ix_permits_current
+  ON permits (unit_id, (status = 'valid') DESC, valid_to DESC, id DESC);
+
 -- Each unit with its status: its permit (the valid one, else the latest) and its open flags and
 -- those of its outlets. `permit_state` is public (permit validity is disclosed); the rest is for
 -- staff. The unit's own columns are here too, so layers read units once (no self-join).
@@ -144,6 +147,7 @@ DROP VIEW IF EXISTS layer_river_outfalls;
 DROP VIEW IF EXISTS layer_outlets;
 DROP VIEW IF EXISTS layer_units;
 DROP VIEW IF EXISTS unit_status;
+DROP INDEX IF EXISTS ix_permits_current;
 """
     + "\n".join(f"DROP TRIGGER IF EXISTS {t}_data_version ON {t};" for t in VERSIONED_TABLES)
     + "\nDROP FUNCTION IF EXISTS bump_data_version();\n"
