@@ -85,7 +85,7 @@ class LayerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PERMITMAP_", extra="ignore")
 
-    tile_max_features: int = Field(default=1000, ge=256, le=100_000)
+    tile_max_features: int = Field(default=500, ge=256, le=100_000)
     tile_cluster_grid: int = Field(default=16, ge=2, le=64)
     tile_cache_mb: int = Field(default=256, ge=0)
     filter_timeout_ms: int = Field(default=5000, ge=100)

@@ -245,3 +245,9 @@ def test_layer_list_has_legends_from_the_styles(client) -> None:
     staff = {layer["id"]: layer for layer in client.get("/api/layers", headers=STAFF).json()}
     assert staff["units"]["style"]["by"] == "enforcement_status" and "flags" in staff
     assert client.get("/api/layers/flags").status_code == 403
+
+
+def test_the_cluster_grid_must_fit_under_the_cap() -> None:
+    with pytest.raises(ValueError, match="CLUSTER_GRID"):
+        LayerSettings(tile_max_features=256, tile_cluster_grid=17)
+    assert LayerSettings(tile_max_features=256, tile_cluster_grid=16).tile_cluster_grid == 16
