@@ -21,6 +21,7 @@ JSON = "application/json"
 HTML = "text/html"
 OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 
 CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
@@ -84,8 +85,8 @@ def collection(layer: Layer, root: str, bounds: tuple[float, ...]) -> dict[str, 
             link(f"{base}?f=html", "alternate", HTML, "this collection as HTML"),
             link(f"{base}/items", "items", GEOJSON, "the features"),
             link(f"{base}/items?f=html", "items", HTML, "the features as HTML"),
-            link(f"{base}/queryables", "http://www.opengis.net/def/rel/ogc/1.0/queryables",
-                 SCHEMA_JSON, "what the features can be filtered on"),
+            link(f"{base}/queryables", QUERYABLES_REL, SCHEMA_JSON,
+                 "what the features can be filtered on"),
             link(f"{root.removesuffix('/ogc')}/tiles/{layer.id}.json", "describedby", JSON,
                  "vector tiles of this collection (TileJSON)"),
         ],
@@ -123,20 +124,27 @@ def queryables_document(layer: Layer, audience: Audience, root: str) -> dict[str
     }
 
 
-def items_document(
+def items_links(
     page: ItemsPage, query: ItemsQuery, items_url: str, params: dict[str, str]
-) -> str:
-    """A FeatureCollection page with its counts and self/next/prev links, as JSON text."""
+) -> list[dict[str, str]]:
+    """self, alternate, next and prev links of a page of features."""
     links = [
         link(_with(items_url, params, {}), "self", GEOJSON, "this page"),
         link(_with(items_url, params, {"f": "html"}), "alternate", HTML, "this page as HTML"),
-    ]
+        link(items_url.removesuffix("/items") + "/queryables", QUERYABLES_REL, SCHEMA_JSON,
+             "what the features can be filtered on"),
+    ]  # fmt: skip
     if query.offset + page.number_returned < page.number_matched:
         after = {"offset": str(query.offset + query.limit), "limit": str(query.limit)}
         links.append(link(_with(items_url, params, after), "next", GEOJSON, "next page"))
     if query.offset > 0:
         before = {"offset": str(max(0, query.offset - query.limit)), "limit": str(query.limit)}
         links.append(link(_with(items_url, params, before), "prev", GEOJSON, "previous page"))
+    return links
+
+
+def items_document(page: ItemsPage, links: list[dict[str, str]]) -> str:
+    """A FeatureCollection page with its counts and links, as JSON text."""
     envelope = {
         "numberMatched": page.number_matched,
         "numberReturned": page.number_returned,
@@ -148,14 +156,23 @@ def items_document(
     return f'{head}, "features": [{",".join(page.features)}], {tail}'
 
 
-def item_document(feature: str, item_url: str, items_url: str) -> str:
-    """One feature with its links, as JSON text."""
-    links = [
+def item_links(item_url: str, items_url: str) -> list[dict[str, str]]:
+    """self, alternate and collection links of one feature."""
+    return [
         link(item_url, "self", GEOJSON, "this feature"),
         link(f"{item_url}?f=html", "alternate", HTML, "this feature as HTML"),
         link(items_url.removesuffix("/items"), "collection", JSON, "the collection"),
     ]
+
+
+def item_document(feature: str, links: list[dict[str, str]]) -> str:
+    """One feature with its links, as JSON text."""
     return f'{feature[:-1]}, "links": {json.dumps(links, ensure_ascii=False)}}}'
+
+
+def link_header(links: list[dict[str, str]]) -> str:
+    """The links as an RFC 8288 `Link` header (for clients that read links from headers)."""
+    return ", ".join(f'<{x["href"]}>; rel="{x["rel"]}"; type="{x["type"]}"' for x in links)
 
 
 def _with(url: str, params: dict[str, str], changes: dict[str, str]) -> str:

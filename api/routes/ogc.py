@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -46,6 +47,7 @@ def _answer(request: Request, kind: str, document: dict[str, Any], title: str) -
 
 
 @router.get("", summary="Landing page")
+@router.get("/", include_in_schema=False)
 def landing(request: Request) -> Response:
     """Links to the API definition, the conformance classes and the collections."""
     return _answer(request, "landing", ogc.landing(_root(request)), "permitmap OGC API")
@@ -120,8 +122,9 @@ def items(
     query = parse_items_query(params, property_names=names, max_limit=settings.items_max_limit)
     page = query_items(session, layer, audience, query, timeout_ms=settings.filter_timeout_ms)
     items_url = f"{_root(request)}/collections/{layer.id}/items"
-    text = ogc.items_document(page, query, items_url, params)
-    return _features_response(request, "items", text, query.crs, layer.title_zh)
+    links = ogc.items_links(page, query, items_url, params)
+    text = ogc.items_document(page, links)
+    return _features_response(request, "items", text, links, query.crs, layer.title_zh)
 
 
 @router.get(
@@ -144,12 +147,16 @@ def item(
     if feature is None:
         raise NotFoundError(f"collection {layer.id!r} has no feature {feature_id!r}")
     items_url = f"{_root(request)}/collections/{layer.id}/items"
-    text = ogc.item_document(feature, f"{items_url}/{feature_id}", items_url)
-    return _features_response(request, "item", text, crs, f"{layer.title_zh} {feature_id}")
+    links = ogc.item_links(f"{items_url}/{quote(feature_id)}", items_url)
+    text = ogc.item_document(feature, links)
+    title = f"{layer.title_zh} {feature_id}"
+    return _features_response(request, "item", text, links, crs, title)
 
 
-def _features_response(request: Request, kind: str, text: str, crs: str, title: str) -> Response:
-    headers = {"Content-Crs": f"<{crs}>"}
+def _features_response(
+    request: Request, kind: str, text: str, links: list[dict[str, str]], crs: str, title: str
+) -> Response:
+    headers = {"Content-Crs": f"<{crs}>", "Link": ogc.link_header(links)}
     if _format(request, default="geojson") == "html":
         return HTMLResponse(render_ogc_page(kind, json.loads(text), title=title), headers=headers)
     return Response(text, media_type=ogc.GEOJSON, headers=headers)
