@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from functools import partial
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -18,6 +19,7 @@ from geo.db import database_url, make_engine, warm_pool
 from geo.settings import Settings
 from layers.cache import TileCache
 from layers.metadata import ExtentCache
+from layers.tiles import TileLimits, warm_up
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
 
@@ -32,7 +34,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         engine = make_engine(database_url(settings.database, settings.cluster), pool_size=pool_size)
         if settings.database.db_warm_pool:
             with suppress(SQLAlchemyError):  # an unreachable database is /health's to report
-                warm_pool(engine, pool_size)
+                limits = TileLimits.from_settings(settings.layers)
+                warm_pool(engine, pool_size, partial(warm_up, limits=limits))
         app.state.engine = engine
         try:
             yield

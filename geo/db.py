@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 
 from geo.cluster import EmbeddedCluster
 from geo.errors import ConflictError, PermitmapError, SetupError, ValidationError
@@ -29,11 +31,15 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size)
 
 
-def warm_pool(engine: Engine, connections: int) -> None:
-    """Open the pool's connections up front, each with PostGIS loaded.
+def warm_pool(
+    engine: Engine, connections: int, prepare: Callable[[Session], None] | None = None
+) -> None:
+    """Open the pool's connections up front, each with PostGIS loaded and `prepare` run on it.
 
-    A fresh PostgreSQL backend loads the PostGIS library on its first spatial call (tens of
-    milliseconds); doing that at start-up keeps it out of the first users' requests.
+    A fresh PostgreSQL backend loads the PostGIS library on its first spatial call and the
+    catalogue entries of each relation on its first query of it (tens of milliseconds in all);
+    doing that at start-up keeps it out of the first users' requests. `prepare` runs the
+    caller's typical queries (read-only; rolled back).
     """
     opened = []
     try:
@@ -43,6 +49,8 @@ def warm_pool(engine: Engine, connections: int) -> None:
             connection.execute(
                 text("SELECT ST_AsMVTGeom(ST_Point(0, 0, 3857), ST_TileEnvelope(0, 0, 0))")
             )
+            if prepare is not None:
+                prepare(Session(bind=connection))
             connection.rollback()
     finally:
         for connection in opened:

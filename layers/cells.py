@@ -129,12 +129,24 @@ def rebuild_cells(session: Session, grid: CellGrid) -> None:
         )
 
 
-def cells_in_tile(session: Session, grid: CellGrid, z: int, x: int, y: int) -> int:
-    """How many points the pre-aggregated cells hold inside tile z/x/y."""
-    return session.execute(
-        text(f"SELECT coalesce(sum(n), 0) FROM layer_cells WHERE {_tile_cells_condition()}"),
+def points_in_tile(
+    session: Session, grid: CellGrid, version: str, z: int, x: int, y: int
+) -> int:
+    """How many points tile z/x/y holds, from cells brought up to `version` first if stale.
+
+    One round trip when the cells are current (the usual case): the state and the count together.
+    """
+    built_for, count = session.execute(
+        text(
+            "SELECT (SELECT built_for FROM layer_cells_state WHERE layer = :key),"
+            f" (SELECT coalesce(sum(n), 0) FROM layer_cells WHERE {_tile_cells_condition()})"
+        ),
         _tile_cells_params(grid, z, x, y),
-    ).scalar_one()
+    ).one()
+    if built_for == version:
+        return count
+    ensure_cells(session, grid, version)
+    return points_in_tile(session, grid, version, z, x, y)
 
 
 def stored_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -> bytes:

@@ -16,14 +16,15 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.errors import ForbiddenError, NotFoundError
+from geo.settings import LayerSettings
 from layers.cache import CachedTile, TileCache
 from layers.cells import (
     CELL_MAX_ZOOM,
     HALF_WORLD_M,
     CellGrid,
-    cells_in_tile,
     ensure_cells,
     live_cells_mvt,
+    points_in_tile,
     stored_cells_mvt,
 )
 from layers.declarations import Audience, Layer
@@ -53,6 +54,11 @@ class TileLimits:
     max_features: int
     grid: int
 
+    @classmethod
+    def from_settings(cls, settings: LayerSettings) -> TileLimits:
+        """The limits the settings configure."""
+        return cls(settings.tile_max_features, settings.tile_cluster_grid)
+
 
 def resolve_tile(layer_id: str, z: int, x: int, y: int, audience: Audience) -> TileRequest:
     """Check the layer, the audience and the tile address; raise NotFound/Forbidden if wrong."""
@@ -80,7 +86,7 @@ def cached_tile(
     if tile is None:
         raw = render_tile(session, request, limits, version)
         tile = CachedTile(
-            gzipped=gzip.compress(raw, compresslevel=5),
+            gzipped=gzip.compress(raw, compresslevel=1),
             etag='"' + hashlib.blake2b(raw + version.encode(), digest_size=12).hexdigest() + '"',
             empty=not raw,
         )
@@ -95,10 +101,9 @@ def render_tile(session: Session, request: TileRequest, limits: TileLimits, vers
         return _features_mvt(session, request, limits.max_features)
     grid = CellGrid(layer, layer.style_for(request.audience), limits.grid)
     if z <= CELL_MAX_ZOOM:
-        ensure_cells(session, grid, version)
-        if cells_in_tile(session, grid, z, x, y) > limits.max_features:
+        if points_in_tile(session, grid, version, z, x, y) > limits.max_features:
             return stored_cells_mvt(session, grid, z, x, y)
-    elif _points_in_tile(session, request, limits.max_features + 1) > limits.max_features:
+    elif _raw_points_in_tile(session, request, limits.max_features + 1) > limits.max_features:
         return live_cells_mvt(session, grid, z, x, y)
     return _features_mvt(session, request, limits.max_features)
 
@@ -122,7 +127,23 @@ def refresh_clusters(session: Session, grid: int) -> list[str]:
     return refreshed
 
 
-def _points_in_tile(session: Session, request: TileRequest, at_most: int) -> int:
+def warm_up(session: Session, limits: TileLimits) -> None:
+    """Run each layer's tile queries once on an empty tile (per audience): the database then has
+    the relations, plans and functions they touch loaded on this connection. Reads only; the
+    stored clusters are read, never rebuilt."""
+    for layer in LAYERS.values():
+        data_version(session, layer)
+        for audience in filter(layer.visible_to, Audience):
+            corner = TileRequest(layer, max(layer.minzoom, 20), 0, 0, audience)
+            if layer.aggregate and layer.geometry == "point":
+                grid = CellGrid(layer, layer.style_for(audience), limits.grid)
+                stored_cells_mvt(session, grid, CELL_MAX_ZOOM, 0, 0)
+                live_cells_mvt(session, grid, CELL_MAX_ZOOM + 1, 0, 0)
+                _raw_points_in_tile(session, corner, limits.max_features + 1)
+            _features_mvt(session, corner, limits.max_features)
+
+
+def _raw_points_in_tile(session: Session, request: TileRequest, at_most: int) -> int:
     layer = request.layer
     conditions = [*fixed_conditions(layer), _inside_tile(layer)]
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {quoted(layer.source)} {where_sql(conditions)}"

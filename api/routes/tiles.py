@@ -78,8 +78,7 @@ def get_tile(
 ) -> Response:
     """A vector tile (EPSG:3857, extent 4096); dense point layers come as clusters."""
     tile_request = resolve_tile(layer_id, z, x, y, audience)
-    settings = request.app.state.settings.layers
-    limits = TileLimits(settings.tile_max_features, settings.tile_cluster_grid)
+    limits = TileLimits.from_settings(request.app.state.settings.layers)
     tile = cached_tile(session, tile_request, limits, request.app.state.tile_cache)
     headers = {
         "ETag": tile.etag,
