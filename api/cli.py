@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import socket
@@ -253,7 +254,11 @@ def serve(
     port = port or settings.server.port
     _require_free_port(host, port)
     typer.echo(f"permitmap serving on http://{host}:{port} (API docs at /docs)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    app = create_app(settings)
+    # Everything loaded so far lives as long as the process: keep it out of the cyclic garbage
+    # collector, whose full passes over it stalled every request in flight for ~100 ms.
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def _require_free_port(host: str, port: int) -> None:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
+
+SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
 def get_engine(request: Request) -> Engine:
@@ -15,11 +19,25 @@ def get_engine(request: Request) -> Engine:
     return request.app.state.engine
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """Commit on success, roll back on error."""
-    with Session(request.app.state.engine) as session, session.begin():
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """A session whose work commits on success and rolls back on error."""
+    with Session(engine) as session, session.begin():
         yield session
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """The request's session: commit on success, roll back on error."""
+    with transaction(request.app.state.engine) as session:
+        yield session
+
+
+async def get_session_factory(request: Request) -> SessionFactory:
+    """For async endpoints that run their database work in one worker thread of their own:
+    a factory of the same one-transaction sessions (no thread hop to hand it over)."""
+    return partial(transaction, request.app.state.engine)
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
+SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]

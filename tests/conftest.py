@@ -6,15 +6,17 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import nullcontext
 from datetime import date
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
+from api.deps import get_session, get_session_factory
 from geo.cluster import EmbeddedCluster
 from geo.db import make_engine
 from geo.migrate import upgrade
@@ -75,10 +77,16 @@ def session(engine: Engine) -> Iterator[Session]:
         outer.rollback()
 
 
+def use_session(app: FastAPI, session: Session) -> None:
+    """Route every request of `app` through the test's session (never committed)."""
+    app.dependency_overrides[get_session] = lambda: session
+    app.dependency_overrides[get_session_factory] = lambda: lambda: nullcontext(session)
+
+
 @pytest.fixture
 def client(db_url: str, session: Session) -> Iterator[TestClient]:
     """The app on the module's database; requests share the test's rolled-back session."""
     app = create_app(Settings(database=DatabaseSettings(database_url=db_url, db_warm_pool=False)))
-    app.dependency_overrides[get_session] = lambda: session
+    use_session(app, session)
     with TestClient(app) as test_client:
         yield test_client

@@ -8,8 +8,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from api.deps import get_session
 from geo.settings import DatabaseSettings, Settings, SitingSettings
+from tests.conftest import use_session
 from tests.factories import add_region
 from tests.test_cli import run
 from tests.test_screening import ZONE, add_zone
@@ -73,7 +73,7 @@ def test_oversized_upload_is_refused(db_url, session) -> None:
         database=DatabaseSettings(database_url=db_url), siting=SitingSettings(max_upload_bytes=1024)
     )
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: session
+    use_session(app, session)
     with TestClient(app) as small:
         response = small.post(
             "/api/siting/check-file",

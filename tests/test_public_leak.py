@@ -29,12 +29,12 @@ from sqlalchemy.orm import Session
 from starlette.routing import Mount
 
 from api.app import create_app
-from api.deps import get_session
 from geo.settings import DatabaseSettings, LayerSettings, Settings
 from layers.cql2_filter import CGCS2000
 from layers.declarations import Audience, Layer
 from layers.registry import LAYERS
 from layers.sources import quoted
+from tests.conftest import use_session
 from tests.factories import COUNTY, credit_code
 from tests.layer_fixtures import STAFF_MARKER, World, build_world
 
@@ -489,7 +489,7 @@ def client(db_url: str, session: Session) -> Iterator[TestClient]:
         layers=LayerSettings(tile_max_features=256),
     )
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: session
+    use_session(app, session)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 

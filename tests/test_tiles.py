@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.deps import get_session
 from geo.settings import DatabaseSettings, LayerSettings, Settings
 from layers.declarations import Audience
 from layers.registry import LAYERS
+from tests.conftest import use_session
 from tests.factories import COUNTY, add_region, credit_code
 from tests.layer_fixtures import build_world
 
@@ -45,7 +45,7 @@ def capped_client(db_url, session):
         layers=LayerSettings(tile_max_features=256, tile_cluster_grid=8),
     )
     app = create_app(settings)
-    app.dependency_overrides[get_session] = lambda: session
+    use_session(app, session)
     with TestClient(app) as test_client:
         yield test_client
 

@@ -6,10 +6,12 @@ import gzip
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import AudienceDep
-from api.deps import SessionDep
+from api.deps import SessionDep, SessionFactoryDep
 from geo.errors import ForbiddenError, NotFoundError
+from layers.cache import CachedTile
 from layers.declarations import Audience, Layer
 from layers.metadata import describe_layer, tilejson
 from layers.registry import LAYERS, layers_for
@@ -67,19 +69,25 @@ def get_tilejson(
     response_class=Response,
     responses={200: {"content": {MVT: {}}, "description": "a Mapbox vector tile"}},
 )
-def get_tile(
+async def get_tile(
     layer_id: str,
     z: int,
     x: int,
     y: int,
     request: Request,
-    session: SessionDep,
+    sessions: SessionFactoryDep,
     audience: AudienceDep,
 ) -> Response:
     """A vector tile (EPSG:3857, extent 4096); dense point layers come as clusters."""
     tile_request = resolve_tile(layer_id, z, x, y, audience)
     limits = TileLimits.from_settings(request.app.state.settings.layers)
-    tile = cached_tile(session, tile_request, limits, request.app.state.tile_cache)
+    cache = request.app.state.tile_cache
+
+    def look_up_or_render() -> CachedTile:  # one worker thread for all the database work
+        with sessions() as session:
+            return cached_tile(session, tile_request, limits, cache)
+
+    tile = await run_in_threadpool(look_up_or_render)
     headers = {
         "ETag": tile.etag,
         "Cache-Control": cache_control(audience),
