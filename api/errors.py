@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from geo.errors import (
@@ -80,6 +81,16 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return problem(exc.status_code, str(exc.detail))
 
 
+async def _lost_connection(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    if not exc.connection_invalidated:
+        return await _unexpected_error(request, exc)
+    log.warning("database connection lost on %s %s; pool renewed", request.method, request.url.path)
+    response = problem(503, "the database connection was lost; try again")
+    response.headers["Retry-After"] = "1"
+    return response
+
+
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "internal server error")
@@ -90,4 +101,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(PermitmapError, _domain_error)
     app.add_exception_handler(RequestValidationError, _request_validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _lost_connection)
     app.add_exception_handler(Exception, _unexpected_error)

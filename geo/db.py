@@ -22,13 +22,15 @@ def database_url(db: DatabaseSettings, cluster: ClusterSettings) -> str:
     return EmbeddedCluster(cluster).url(db.database_name)
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine with pre-ping (a restarted server does not break the pool)."""
+def make_engine(url: str, *, pool_size: int = 5, pre_ping: bool = True) -> Engine:
+    """An engine; with `pre_ping` every checkout first tests its connection (a restarted server
+    then costs nothing but that round trip). Without it the first request on a dead connection
+    fails, and SQLAlchemy replaces the whole pool at once (see `api/errors.py`)."""
     try:
         make_url(url)
     except ArgumentError as exc:
         raise SetupError(f"DATABASE_URL is not a valid database URL: {url!r}") from exc
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size)
+    return create_engine(url, pool_pre_ping=pre_ping, pool_size=pool_size)
 
 
 def warm_pool(

@@ -3,6 +3,7 @@
 import re
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from geo.settings import DatabaseSettings, Settings
@@ -45,6 +46,23 @@ def test_the_pool_starts_warm(db_url) -> None:
     with TestClient(create_app(settings)) as client:
         pool = client.app.state.engine.pool
         assert pool.checkedin() == 3 and pool.checkedout() == 0
+
+
+def test_a_lost_connection_fails_one_request_and_the_pool_recovers(db_url, engine) -> None:
+    settings = Settings(database=DatabaseSettings(database_url=db_url, db_pool_size=2))
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        assert client.get("/tiles/units/0/0/0.mvt").status_code == 200
+        with engine.connect() as admin:
+            admin.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+        lost = client.get("/tiles/units/1/1/1.mvt")
+        assert lost.status_code == 503 and lost.headers["retry-after"] == "1"
+        assert lost.headers["content-type"] == "application/problem+json"
+        assert client.get("/tiles/units/1/1/1.mvt").status_code == 200
 
 
 def test_unreachable_database_gives_503_without_internals() -> None:
