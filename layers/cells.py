@@ -129,9 +129,7 @@ def rebuild_cells(session: Session, grid: CellGrid) -> None:
         )
 
 
-def points_in_tile(
-    session: Session, grid: CellGrid, version: str, z: int, x: int, y: int
-) -> int:
+def points_in_tile(session: Session, grid: CellGrid, version: str, z: int, x: int, y: int) -> int:
     """How many points tile z/x/y holds, from cells brought up to `version` first if stale.
 
     One round trip when the cells are current (the usual case): the state and the count together.

@@ -30,7 +30,9 @@ class Field:
     """One attribute of a layer's features.
 
     `public` fields are disclosure data anyone may see; the others are for staff only. `sql` is
-    the expression behind the field in the layer's source when it is not a plain column.
+    the expression behind the field in the layer's source when it is not a plain column. Fields
+    not `in_tiles` are left out of vector tiles (a map draws, labels and filters without them;
+    a click reads the whole feature from OGC API Features), which keeps dense tiles small.
     """
 
     name: str
@@ -39,6 +41,7 @@ class Field:
     title_zh: str
     title_en: str
     sql: str | None = None
+    in_tiles: bool = True
 
     @property
     def expression(self) -> str:
@@ -125,6 +128,10 @@ class Layer:
         if audience == Audience.STAFF:
             return self.fields
         return tuple(f for f in self.fields if f.public)
+
+    def tile_fields_for(self, audience: Audience) -> tuple[Field, ...]:
+        """The audience's fields that vector tiles carry."""
+        return tuple(f for f in self.fields_for(audience) if f.in_tiles)
 
     def field(self, name: str) -> Field:
         """The declared field called `name`."""

@@ -69,9 +69,7 @@ def query_items(
     )
     counted = layer.count_source if _base_table_suffices(query) else None
     counter = (
-        sa.select(sa.func.count())
-        .select_from(sa.table(counted or layer.source))
-        .where(*conditions)
+        sa.select(sa.func.count()).select_from(sa.table(counted or layer.source)).where(*conditions)
     )
     with _client_filter_errors(query, timeout_ms):
         features = list(session.execute(statement).scalars())

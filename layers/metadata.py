@@ -50,7 +50,7 @@ class ExtentCache:
 
 def tile_fields(layer: Layer, audience: Audience) -> dict[str, str]:
     """Field name → TileJSON type of the features in the audience's tiles (clusters included)."""
-    fields = {f.name: TILEJSON_TYPES[f.type] for f in layer.fields_for(audience)}
+    fields = {f.name: TILEJSON_TYPES[f.type] for f in layer.tile_fields_for(audience)}
     if layer.aggregate:
         fields |= {"count": "Number", "cluster": "Boolean"}
         fields |= {f"n_{c.value}": "Number" for c in layer.style_for(audience).classes}

@@ -15,12 +15,16 @@ D: FieldType = "date"
 T: FieldType = "datetime"
 
 
-def _public(name: str, kind: FieldType, zh: str, en: str, sql: str | None = None) -> Field:
-    return Field(name, kind, True, zh, en, sql)
+def _public(
+    name: str, kind: FieldType, zh: str, en: str, sql: str | None = None, *, in_tiles: bool = True
+) -> Field:
+    return Field(name, kind, True, zh, en, sql, in_tiles)
 
 
-def _staff(name: str, kind: FieldType, zh: str, en: str, sql: str | None = None) -> Field:
-    return Field(name, kind, False, zh, en, sql)
+def _staff(
+    name: str, kind: FieldType, zh: str, en: str, sql: str | None = None, *, in_tiles: bool = True
+) -> Field:
+    return Field(name, kind, False, zh, en, sql, in_tiles)
 
 
 ID = _public("id", INT, "编号", "ID")
@@ -67,20 +71,20 @@ UNITS = Layer(
     fields=(
         ID,
         _public("name", S, "单位名称", "name"),
-        _public("credit_code", S, "统一社会信用代码", "unified social credit code"),
+        _public("credit_code", S, "统一社会信用代码", "unified social credit code", in_tiles=False),
         _public("category", S, "管理类别", "management category"),
         _public("industry_code", S, "行业类别代码", "industry code (GB/T 4754)"),
-        _public("industry_name", S, "行业类别", "industry"),
+        _public("industry_name", S, "行业类别", "industry", in_tiles=False),
         _public("county_code", S, "区县代码", "county code"),
-        _public("county_name", S, "区县", "county"),
-        _public("permit_no", S, "许可证编号", "permit number"),
-        _public("permit_valid_from", D, "有效期起", "permit valid from"),
-        _public("permit_valid_to", D, "有效期至", "permit valid to"),
+        _public("county_name", S, "区县", "county", in_tiles=False),
+        _public("permit_no", S, "许可证编号", "permit number", in_tiles=False),
+        _public("permit_valid_from", D, "有效期起", "permit valid from", in_tiles=False),
+        _public("permit_valid_to", D, "有效期至", "permit valid to", in_tiles=False),
         _public("permit_state", S, "许可证状态", "permit state"),
-        _staff("site_seq", INT, "厂区序号", "site number"),
-        _staff("address", S, "地址", "address"),
-        _staff("operating_status", S, "生产状态", "operating status"),
-        _staff("location_source", S, "坐标来源", "location source"),
+        _staff("site_seq", INT, "厂区序号", "site number", in_tiles=False),
+        _staff("address", S, "地址", "address", in_tiles=False),
+        _staff("operating_status", S, "生产状态", "operating status", in_tiles=False),
+        _staff("location_source", S, "坐标来源", "location source", in_tiles=False),
         _staff("open_flags", INT, "待处理问题数", "open flags"),
         _staff("enforcement_status", S, "监管状态", "enforcement status"),
     ),
@@ -112,10 +116,10 @@ OUTLETS = Layer(
         _public("kind", S, "排放口类型", "outlet type"),
         _public("unit_id", INT, "单位编号", "unit id"),
         _public("unit_name", S, "单位名称", "unit name"),
-        _public("credit_code", S, "统一社会信用代码", "unified social credit code"),
+        _public("credit_code", S, "统一社会信用代码", "unified social credit code", in_tiles=False),
         _public("county_code", S, "区县代码", "county code"),
         _public("receiving_water", S, "受纳水体", "receiving water"),
-        _public("permitted_limits", S, "许可排放浓度限值", "permitted concentration limits"),
+        _public("permitted_limits", S, "许可排放浓度限值", "permitted limits", in_tiles=False),
     ),
 )
 

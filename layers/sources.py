@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from layers.declarations import Audience, Layer, Style
+from layers.declarations import Field, Layer, Style
 
 
 def quoted(identifier: str) -> str:
@@ -30,9 +30,9 @@ def where_sql(conditions: list[str]) -> str:
     return ("WHERE " + " AND ".join(f"({c})" for c in conditions)) if conditions else ""
 
 
-def select_list(layer: Layer, audience: Audience) -> str:
-    """The audience's fields as a SELECT list, each under its declared name."""
-    return ", ".join(f"{f.expression} AS {quoted(f.name)}" for f in layer.fields_for(audience))
+def select_list(fields: tuple[Field, ...]) -> str:
+    """Fields as a SELECT list, each under its declared name."""
+    return ", ".join(f"{f.expression} AS {quoted(f.name)}" for f in fields)
 
 
 def class_expression(layer: Layer, style: Style) -> str:

@@ -163,10 +163,11 @@ def _features_mvt(session: Session, request: TileRequest, max_features: int) -> 
     feature_id = ", 'fid'" if id_field.type == "integer" else ""
     fid_column = f", {id_field.expression} AS fid" if feature_id else ""
     conditions = [*fixed_conditions(layer), _inside_tile(layer)]
+    fields = layer.tile_fields_for(request.audience)
     sql = f"""
         SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom'{feature_id}) FROM (
           SELECT ST_AsMVTGeom({projected}, ST_TileEnvelope(:z, :x, :y), {EXTENT}, {BUFFER}, true)
-                   AS geom{fid_column}, {select_list(layer, request.audience)}
+                   AS geom{fid_column}, {select_list(fields)}
           FROM {quoted(layer.source)} {where_sql(conditions)}
           LIMIT :max_features
         ) AS t WHERE geom IS NOT NULL

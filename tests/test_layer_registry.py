@@ -27,9 +27,7 @@ TYPES = {
 def test_every_declared_field_exists_with_its_type(session, layer) -> None:
     fields = layer.fields_for(Audience.STAFF)
     types = ", ".join(f"pg_typeof({f.expression})::text" for f in fields)
-    session.execute(
-        text(f"SELECT {select_list(layer, Audience.STAFF)} FROM {quoted(layer.source)} LIMIT 0")
-    )
+    session.execute(text(f"SELECT {select_list(layer.fields)} FROM {quoted(layer.source)} LIMIT 0"))
     row = session.execute(
         text(f"SELECT {types} FROM (SELECT * FROM {quoted(layer.source)} LIMIT 0) AS s"
              f" RIGHT JOIN (SELECT 1) AS one ON true")
@@ -50,7 +48,10 @@ def test_sources_and_styles_are_sound(session, layer) -> None:
             continue
         style = layer.style_for(audience)
         if style.by is not None:
-            assert style.by in {f.name for f in layer.fields_for(audience)}, (layer.id, audience)
+            assert style.by in {f.name for f in layer.tile_fields_for(audience)}, (
+                layer.id,
+                audience,
+            )
     for table in filter(None, (layer.count_source, layer.cluster_source)):
         session.execute(text(f"SELECT {quoted(layer.geom_column)} FROM {quoted(table)} LIMIT 0"))
     if layer.aggregate:

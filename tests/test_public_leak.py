@@ -544,7 +544,7 @@ def test_anonymous_walk_sees_public_data_only(client: TestClient, walked: Walked
     tiles = [mapbox_vector_tile.decode(a.body) for a in served if a.probe.url.endswith(".mvt")]
     unit_features = [f for t in tiles for f in t.get("units", {}).get("features", [])]
     assert any(f["properties"].get("cluster") for f in unit_features)
-    assert any("credit_code" in f["properties"] for f in unit_features)
+    assert any("permit_state" in f["properties"] for f in unit_features)
     assert any("n_none" in f["properties"] for f in unit_features)
     assert any(a.probe.url.endswith("?f=html") and a.probe.layer_id == "units" for a in served)
     public_tiles = [a for a in served if a.probe.url.endswith(".mvt")]
@@ -608,7 +608,7 @@ def test_staff_walk_sees_what_the_public_cannot(client: TestClient, walked: Walk
     leaks = leaks_in(answers, RULES)
     joined = "\n".join(leaks)
     assert f"value {STAFF_MARKER}" in joined
-    assert re.search(r"/tiles/units/1[3-6]/.*tile field units\.address", joined)
+    assert re.search(r"/tiles/units/1[3-6]/.*tile field units\.enforcement_status", joined)
     assert re.search(r"/tiles/units/\d/.*undeclared tile field units\.n_violation", joined)
     assert re.search(r"/ogc/collections\?f=json: staff layer entry 'flags'", joined)
     assert re.search(r"/ogc/collections/units/items\?.*property 'enforcement_status'", joined)
@@ -630,7 +630,8 @@ def test_a_staff_field_declared_public_trips_the_detector(
     leaky = dataclasses.replace(
         units,
         fields=tuple(
-            dataclasses.replace(f, public=True) if f.name == "address" else f for f in units.fields
+            dataclasses.replace(f, public=True, in_tiles=True) if f.name == "address" else f
+            for f in units.fields
         ),
     )
     monkeypatch.setitem(LAYERS, "units", leaky)
