@@ -14,7 +14,6 @@ class CachedTile:
 
     gzipped: bytes
     etag: str
-    empty: bool
 
 
 class TileCache:

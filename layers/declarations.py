@@ -119,6 +119,11 @@ class Layer:
     aggregate: bool = False
     description: str = ""
 
+    @property
+    def clustered(self) -> bool:
+        """Whether dense tiles of this layer carry clusters (point layers declared `aggregate`)."""
+        return self.aggregate and self.geometry == "point"
+
     def visible_to(self, audience: Audience) -> bool:
         """Whether the layer exists at all for this audience."""
         return self.audience == Audience.PUBLIC or audience == Audience.STAFF

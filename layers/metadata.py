@@ -51,7 +51,7 @@ class ExtentCache:
 def tile_fields(layer: Layer, audience: Audience) -> dict[str, str]:
     """Field name → TileJSON type of the features in the audience's tiles (clusters included)."""
     fields = {f.name: TILEJSON_TYPES[f.type] for f in layer.tile_fields_for(audience)}
-    if layer.aggregate:
+    if layer.clustered:
         fields |= {"count": "Number", "cluster": "Boolean"}
         fields |= {f"n_{c.value}": "Number" for c in layer.style_for(audience).classes}
     return fields
@@ -108,7 +108,7 @@ def describe_layer(layer: Layer, audience: Audience, base_url: str) -> dict[str,
         "audience": layer.audience.value,
         "minzoom": layer.minzoom,
         "maxzoom": layer.maxzoom,
-        "clustered": layer.aggregate,
+        "clustered": layer.clustered,
         "style": {
             "by": style.by,
             "color": style.color,

@@ -88,7 +88,6 @@ def cached_tile(
         tile = CachedTile(
             gzipped=gzip.compress(raw, compresslevel=1),
             etag='"' + hashlib.blake2b(raw + version.encode(), digest_size=12).hexdigest() + '"',
-            empty=not raw,
         )
         cache.put(key, tile)
     return tile
@@ -97,7 +96,7 @@ def cached_tile(
 def render_tile(session: Session, request: TileRequest, limits: TileLimits, version: str) -> bytes:
     """Render the tile with PostGIS (uncached)."""
     layer, z, x, y = request.layer, request.z, request.x, request.y
-    if not (layer.aggregate and layer.geometry == "point"):
+    if not layer.clustered:
         return _features_mvt(session, request, limits.max_features)
     grid = CellGrid(layer, layer.style_for(request.audience), limits.grid)
     if z <= CELL_MAX_ZOOM:
@@ -116,7 +115,7 @@ def refresh_clusters(session: Session, grid: int) -> list[str]:
     """
     refreshed = []
     for layer in LAYERS.values():
-        if not (layer.aggregate and layer.geometry == "point"):
+        if not layer.clustered:
             continue
         version = data_version(session, layer)
         styles = {layer.style_for(audience) for audience in Audience}
@@ -135,7 +134,7 @@ def warm_up(session: Session, limits: TileLimits) -> None:
         data_version(session, layer)
         for audience in filter(layer.visible_to, Audience):
             corner = TileRequest(layer, max(layer.minzoom, 20), 0, 0, audience)
-            if layer.aggregate and layer.geometry == "point":
+            if layer.clustered:
                 grid = CellGrid(layer, layer.style_for(audience), limits.grid)
                 stored_cells_mvt(session, grid, CELL_MAX_ZOOM, 0, 0)
                 live_cells_mvt(session, grid, CELL_MAX_ZOOM + 1, 0, 0)
