@@ -99,8 +99,9 @@ SELECT s.unit_id AS id, s.name, s.credit_code, s.site_seq, s.industry_code,
        s.operating_status, s.location_source, s.permit_no, s.permit_valid_from,
        s.permit_valid_to, s.permit_state, s.open_flags, s.enforcement_status, s.geom
 FROM unit_status s
-JOIN industry_codes i ON i.code = s.industry_code
-JOIN admin_regions r ON r.code = s.county_code;
+-- left joins (the foreign keys make them inner): the planner drops them when only codes are read
+LEFT JOIN industry_codes i ON i.code = s.industry_code
+LEFT JOIN admin_regions r ON r.code = s.county_code;
 
 CREATE VIEW layer_outlets AS
 SELECT o.id, o.code, o.medium::text AS medium, o.kind::text AS kind, o.unit_id,
