@@ -9,6 +9,7 @@ on the fly from its own points. Each cluster sits at the mean position of its me
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 from sqlalchemy import text
@@ -32,8 +33,11 @@ class CellGrid:
 
     @property
     def key(self) -> str:
-        """Name of this grid's rows in `layer_cells`."""
-        return f"{self.layer.id}:{self.style.by or '-'}:{self.grid}"
+        """Name of this grid's rows in `layer_cells`: it changes with anything that shapes them
+        (a new style class, another source), so a deployment never reads cells built otherwise."""
+        shape = repr((self.class_values(), self.layer.cluster_source, self.layer.where))
+        digest = zlib.crc32(shape.encode())
+        return f"{self.layer.id}:{self.style.by or '-'}:{self.grid}:{digest:08x}"
 
     def scale(self, z: int) -> float:
         """Cells per metre of Web Mercator at zoom z."""
@@ -102,7 +106,12 @@ def ensure_cells(session: Session, grid: CellGrid, version: str) -> None:
 
 def rebuild_cells(session: Session, grid: CellGrid) -> None:
     """Aggregate the layer's points at CELL_MAX_ZOOM and roll the counts up to zoom 0."""
-    session.execute(text("DELETE FROM layer_cells WHERE layer = :key"), {"key": grid.key})
+    prefix = grid.key.rsplit(":", 1)[0] + ":"  # this grid, however it was shaped before
+    for table in ("layer_cells", "layer_cells_state"):
+        session.execute(
+            text(f"DELETE FROM {table} WHERE left(layer, length(:prefix)) = :prefix"),
+            {"prefix": prefix},
+        )
     arrays = ", ".join(
         f"count(*) FILTER (WHERE cls = :class_{i})" for i in range(len(grid.class_values()))
     )

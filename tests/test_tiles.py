@@ -3,6 +3,7 @@ HTTP caching headers, errors."""
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import math
 
@@ -13,7 +14,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from geo.settings import DatabaseSettings, LayerSettings, Settings
-from layers.declarations import Audience
+from layers.declarations import Audience, StyleClass
 from layers.registry import LAYERS
 from tests.conftest import use_session
 from tests.factories import COUNTY, add_region, credit_code
@@ -253,3 +254,23 @@ def test_the_cluster_grid_must_fit_under_the_cap() -> None:
     with pytest.raises(ValueError, match="CLUSTER_GRID"):
         LayerSettings(tile_max_features=256, tile_cluster_grid=17)
     assert LayerSettings(tile_max_features=256, tile_cluster_grid=16).tile_cluster_grid == 16
+
+
+def test_a_changed_style_rebuilds_its_clusters_and_drops_the_old_ones(
+    capped_client, session, monkeypatch
+) -> None:
+    add_crowd(session, 300, 106.01, 29.01, 0.05)
+    path = "/tiles/units/{}/{}/{}.mvt".format(*tile_of(106.03, 29.03, 8))
+    assert "n_archived" not in decode(capped_client.get(path))[0]["properties"]
+    units = LAYERS["units"]
+    extra = StyleClass("archived", "#000000", "归档", "archived")
+    style = dataclasses.replace(units.public_style, classes=(*units.public_style.classes, extra))
+    monkeypatch.setitem(LAYERS, "units", dataclasses.replace(units, public_style=style))
+    capped_client.app.state.tile_cache.clear()  # the registry is code: a new process
+    clusters = decode(capped_client.get(path))
+    assert all(f["properties"]["n_archived"] == 0 for f in clusters)
+    assert sum(f["properties"]["n_valid"] for f in clusters) == 300
+    keys = session.execute(
+        text("SELECT DISTINCT layer FROM layer_cells WHERE layer LIKE 'units:permit_state:%'")
+    ).scalars()
+    assert len(list(keys)) == 1
