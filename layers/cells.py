@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from layers.declarations import Layer, Style
-from layers.sources import class_expression, fixed_conditions, quoted, where_sql
+from layers.sources import class_expression, fetch_row, fixed_conditions, quoted, where_sql
 
 CELL_MAX_ZOOM = 12
 EARTH_RADIUS_M = 6378137.0  # the sphere of EPSG:3857
@@ -143,13 +143,12 @@ def points_in_tile(session: Session, grid: CellGrid, version: str, z: int, x: in
 
     One round trip when the cells are current (the usual case): the state and the count together.
     """
-    built_for, count = session.execute(
-        text(
-            "SELECT (SELECT built_for FROM layer_cells_state WHERE layer = :key),"
-            f" (SELECT coalesce(sum(n), 0) FROM layer_cells WHERE {_tile_cells_condition()})"
-        ),
+    built_for, count = fetch_row(
+        session,
+        "SELECT (SELECT built_for FROM layer_cells_state WHERE layer = :key),"
+        f" (SELECT coalesce(sum(n), 0) FROM layer_cells WHERE {_tile_cells_condition()})",
         _tile_cells_params(grid, z, x, y),
-    ).one()
+    )
     if built_for == version:
         return count
     ensure_cells(session, grid, version)
@@ -170,7 +169,7 @@ def stored_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -
         ) AS c
     """
     params = {"name": grid.layer.id, **_tile_cells_params(grid, z, x, y)}
-    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+    return bytes(fetch_row(session, sql, params)[0] or b"")
 
 
 def live_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -> bytes:
@@ -187,7 +186,7 @@ def live_cells_mvt(session: Session, grid: CellGrid, z: int, x: int, y: int) -> 
         ) AS c
     """
     params = {"name": grid.layer.id, "z": z, "x": x, "y": y, **class_params(grid)}
-    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+    return bytes(fetch_row(session, sql, params)[0] or b"")
 
 
 def _tile_cells_condition() -> str:

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.errors import ForbiddenError, NotFoundError
@@ -29,7 +28,14 @@ from layers.cells import (
 )
 from layers.declarations import Audience, Layer
 from layers.registry import LAYERS
-from layers.sources import data_version, fixed_conditions, quoted, select_list, where_sql
+from layers.sources import (
+    data_version,
+    fetch_row,
+    fixed_conditions,
+    quoted,
+    select_list,
+    where_sql,
+)
 
 MAX_ZOOM = 24
 EXTENT = 4096
@@ -146,10 +152,8 @@ def _raw_points_in_tile(session: Session, request: TileRequest, at_most: int) ->
     layer = request.layer
     conditions = [*fixed_conditions(layer), _inside_tile(layer)]
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {quoted(layer.source)} {where_sql(conditions)}"
-    return session.execute(
-        text(sql + " LIMIT :at_most) AS hits"),
-        {"z": request.z, "x": request.x, "y": request.y, "at_most": at_most},
-    ).scalar_one()
+    params = {"z": request.z, "x": request.x, "y": request.y, "at_most": at_most}
+    return fetch_row(session, sql + " LIMIT :at_most) AS hits", params)[0]
 
 
 def _features_mvt(session: Session, request: TileRequest, max_features: int) -> bytes:
@@ -179,7 +183,7 @@ def _features_mvt(session: Session, request: TileRequest, max_features: int) -> 
         "max_features": max_features,
         "tolerance": 2 * HALF_WORLD_M / (2**request.z) / EXTENT,
     }
-    return bytes(session.execute(text(sql), params).scalar_one() or b"")
+    return bytes(fetch_row(session, sql, params)[0] or b"")
 
 
 def _inside_tile(layer: Layer) -> str:
