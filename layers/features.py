@@ -188,7 +188,7 @@ def _converted(field: Field, value: str) -> object:
     if field.type == "date":
         return date.fromisoformat(value)
     if field.type == "datetime":
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     return value
 
 

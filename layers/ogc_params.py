@@ -152,7 +152,7 @@ def parse_instant(value: str) -> datetime:
     try:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), datetime.min.time(), UTC)
-        instant = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        instant = datetime.fromisoformat(text.upper())  # RFC 3339 allows a lowercase t and z
     except ValueError:
         raise QueryError(
             "datetime must be an RFC 3339 date or date-time, or an interval a/b",

@@ -6,6 +6,7 @@ declarations; nothing else names a table or a column that a client can reach.
 
 from __future__ import annotations
 
+from geo.errors import ForbiddenError, NotFoundError
 from layers.declarations import Audience, Field, FieldType, Layer, Style, StyleClass, Temporal
 
 S: FieldType = "string"
@@ -336,6 +337,16 @@ LAYERS: dict[str, Layer] = {
         WATER_BODIES,
     )
 }
+
+
+def visible_layer(layer_id: str, audience: Audience) -> Layer:
+    """The layer, if it exists and this audience may see it (else NotFound / Forbidden)."""
+    layer = LAYERS.get(layer_id)
+    if layer is None:
+        raise NotFoundError(f"no layer {layer_id!r}; GET /api/layers lists them")
+    if not layer.visible_to(audience):
+        raise ForbiddenError(f"layer {layer_id!r} is for staff only")
+    return layer
 
 
 def layers_for(audience: Audience) -> list[Layer]:

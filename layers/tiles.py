@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from geo.errors import ForbiddenError, NotFoundError
+from geo.errors import NotFoundError
 from geo.settings import LayerSettings
 from layers.cache import CachedTile, TileCache
 from layers.cells import (
@@ -27,7 +27,7 @@ from layers.cells import (
     stored_cells_mvt,
 )
 from layers.declarations import Audience, Layer
-from layers.registry import LAYERS
+from layers.registry import LAYERS, visible_layer
 from layers.sources import (
     data_version,
     fetch_row,
@@ -68,11 +68,7 @@ class TileLimits:
 
 def resolve_tile(layer_id: str, z: int, x: int, y: int, audience: Audience) -> TileRequest:
     """Check the layer, the audience and the tile address; raise NotFound/Forbidden if wrong."""
-    layer = LAYERS.get(layer_id)
-    if layer is None:
-        raise NotFoundError(f"no layer {layer_id!r}; GET /api/layers lists them")
-    if not layer.visible_to(audience):
-        raise ForbiddenError(f"layer {layer_id!r} is for staff only")
+    layer = visible_layer(layer_id, audience)
     if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise NotFoundError(f"tile {z}/{x}/{y} does not exist (zoom 0–{MAX_ZOOM}, x and y < 2^z)")
     if not layer.minzoom <= z <= layer.maxzoom:

@@ -13,14 +13,14 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from api.auth import AudienceDep
 from api.deps import SessionDep
-from api.routes.tiles import base_url, visible_layer
+from api.routes.tiles import base_url
 from geo.errors import NotFoundError
 from layers import ogc
 from layers.declarations import Audience, Layer
 from layers.features import get_item, query_items
 from layers.ogc_openapi import openapi_document
 from layers.ogc_params import parse_crs, parse_format, parse_items_query
-from layers.registry import layers_for
+from layers.registry import layers_for, visible_layer
 from web.assets import SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 from web.ogc_pages import render_ogc_page
 

@@ -10,11 +10,10 @@ from starlette.concurrency import run_in_threadpool
 
 from api.auth import AudienceDep
 from api.deps import SessionDep, SessionFactoryDep
-from geo.errors import ForbiddenError, NotFoundError
 from layers.cache import CachedTile
-from layers.declarations import Audience, Layer
+from layers.declarations import Audience
 from layers.metadata import describe_layer, tilejson
-from layers.registry import LAYERS, layers_for
+from layers.registry import layers_for, visible_layer
 from layers.tiles import TileLimits, cached_tile, resolve_tile
 
 router = APIRouter(tags=["layers"])
@@ -30,16 +29,6 @@ def cache_control(audience: Audience) -> str:
     """Public tiles may sit in shared caches; staff tiles only in the browser's."""
     scope = "public" if audience == Audience.PUBLIC else "private"
     return f"{scope}, max-age=60"
-
-
-def visible_layer(layer_id: str, audience: Audience) -> Layer:
-    """The layer, if it exists and this audience may see it."""
-    layer = LAYERS.get(layer_id)
-    if layer is None:
-        raise NotFoundError(f"no layer {layer_id!r}; GET /api/layers lists them")
-    if not layer.visible_to(audience):
-        raise ForbiddenError(f"layer {layer_id!r} is for staff only")
-    return layer
 
 
 @router.get("/api/layers")
