@@ -8,13 +8,27 @@ from functools import partial
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
-from api.routes import features, health, ogc, rules, screening, siting, tiles, zones
+from api.routes import (
+    disclosure,
+    exports,
+    features,
+    health,
+    industries,
+    ogc,
+    pages,
+    rules,
+    screening,
+    siting,
+    tiles,
+    units,
+    zones,
+)
 from geo.db import database_url, make_engine, warm_pool
 from geo.settings import Settings
 from layers.cache import TileCache
@@ -67,6 +81,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(zones.router)
     app.include_router(tiles.router)
     app.include_router(ogc.router)
+    app.include_router(units.router)
+    app.include_router(disclosure.router)
+    app.include_router(industries.router)
+    app.include_router(exports.router)
+    app.include_router(pages.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 
@@ -80,10 +99,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             swagger_css_url=SWAGGER_UI_CSS,
             swagger_favicon_url=SWAGGER_UI_FAVICON,
         )
-
-    @app.get("/", include_in_schema=False)
-    def home() -> RedirectResponse:
-        """The web maps arrive later; until then the API documentation is the front page."""
-        return RedirectResponse("/docs")
 
     return app

@@ -205,6 +205,13 @@ class Unit(Timestamps, Base):
         CheckConstraint("site_seq BETWEEN 1 AND 999", name="site_seq_range"),
         UniqueConstraint("credit_code", "site_seq", name="uq_units_credit_code_site"),
         Index("ix_units_category_status", "category", "status"),
+        # the staff search: names by character bigrams, credit codes by prefix (migration 0005)
+        Index("ix_units_name_bigrams", text("name_bigrams(name)"), postgresql_using="gin"),
+        Index(
+            "ix_units_credit_code_prefix",
+            "credit_code",
+            postgresql_ops={"credit_code": "text_pattern_ops"},
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -249,6 +256,11 @@ class Permit(Timestamps, Base):
             text("(status = 'valid') DESC"),
             text("valid_to DESC"),
             text("id DESC"),
+        ),
+        Index(
+            "ix_permits_permit_no_prefix",
+            "permit_no",
+            postgresql_ops={"permit_no": "text_pattern_ops"},
         ),
     )
 

@@ -71,6 +71,7 @@ class Settings:
         auth: AuthSettings | None = None,
         siting: SitingSettings | None = None,
         layers: LayerSettings | None = None,
+        web: WebSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
@@ -78,10 +79,22 @@ class Settings:
         self.auth = auth or AuthSettings()
         self.siting = siting or SitingSettings()
         self.layers = layers or LayerSettings()
+        self.web = web or WebSettings()
+
+
+class WebSettings(BaseSettings):
+    """The pages' map: an optional XYZ base map (e.g. Tianditu with a key) besides permitmap's
+    own base map. Pages load nothing from elsewhere unless this is set."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_", extra="ignore")
+
+    basemap_url: str | None = Field(default=None, pattern=r"^(https?://|/)\S*\{z\}\S*$")
+    basemap_attribution: str = ""
 
 
 class LayerSettings(BaseSettings):
-    """Vector tiles and OGC API Features: feature caps, cache size, limits on user filters."""
+    """Vector tiles, OGC API Features and exports: feature caps, cache size, limits on user
+    filters, the most rows one export may hold."""
 
     model_config = SettingsConfigDict(env_prefix="PERMITMAP_", extra="ignore")
 
@@ -90,6 +103,7 @@ class LayerSettings(BaseSettings):
     tile_cache_mb: int = Field(default=256, ge=0)
     filter_timeout_ms: int = Field(default=5000, ge=100)
     items_max_limit: int = Field(default=10_000, ge=1, le=100_000)
+    export_max_rows: int = Field(default=1_000_000, ge=1)
 
     @model_validator(mode="after")
     def _grid_fits_cap(self) -> LayerSettings:

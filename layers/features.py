@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import exc as sa_exc
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from geo.errors import QueryError, ValidationError
-from layers.cql2_filter import CGCS2000, Queryable, compile_filter
+from layers.cql2_filter import CGCS2000, CRS84, Queryable, compile_filter
 from layers.declarations import Audience, Field, Layer
 from layers.ogc_params import ItemsQuery
 from layers.sources import fixed_conditions, quoted
@@ -56,8 +56,7 @@ def query_items(
 ) -> ItemsPage:
     """A page of the layer's features that match the query, ordered by id."""
     conditions = _conditions(layer, audience, query)
-    if query.filter_text is not None:
-        session.execute(sa.select(sa.func.set_config("statement_timeout", str(timeout_ms), True)))
+    _limit_client_filter(session, query, timeout_ms)
     id_column = sa.literal_column(layer.field(layer.id_field).expression)
     statement = (
         sa.select(sa.cast(_feature_json(layer, audience, query.crs), sa.Text))
@@ -77,6 +76,70 @@ def query_items(
     return ItemsPage(features=features, number_matched=matched)
 
 
+def count_matching(
+    session: Session,
+    layer: Layer,
+    audience: Audience,
+    query: ItemsQuery,
+    *,
+    timeout_ms: int,
+    at_most: int,
+) -> int:
+    """How many features match the query's conditions (paging ignored), counting no further
+    than `at_most + 1`: enough to tell whether more than `at_most` match."""
+    conditions = _conditions(layer, audience, query)
+    _limit_client_filter(session, query, timeout_ms)
+    counted = layer.count_source if _base_table_suffices(query) else None
+    matching = (
+        sa.select(sa.literal(1))
+        .select_from(sa.table(counted or layer.source))
+        .where(*conditions)
+        .limit(at_most + 1)
+    )
+    with _client_filter_errors(query, timeout_ms):
+        return session.execute(
+            sa.select(sa.func.count()).select_from(matching.subquery())
+        ).scalar_one()
+
+
+def feature_pages(
+    session: Session,
+    layer: Layer,
+    audience: Audience,
+    query: ItemsQuery,
+    *,
+    shape: Literal["geojson", "values"],
+    page_size: int,
+    timeout_ms: int,
+) -> Iterator[list[tuple[Any, ...]]]:
+    """Every feature matching the query's conditions (paging ignored), in id order, a page at a
+    time (keyset on the id, so each page costs the same). A "geojson" row is the feature's text,
+    as /items writes it; a "values" row holds the audience's fields in declared order, then
+    longitude and latitude for point layers."""
+    conditions = _conditions(layer, audience, query)
+    _limit_client_filter(session, query, timeout_ms)
+    id_column = _column(layer.field(layer.id_field))
+    if shape == "geojson":
+        columns = [sa.cast(_feature_json(layer, audience, CRS84), sa.Text)]
+    else:
+        columns = [_column(f) for f in layer.fields_for(audience)]
+        if layer.geometry == "point":
+            columns += [sa.func.ST_X(_geometry(layer)), sa.func.ST_Y(_geometry(layer))]
+    statement = sa.select(*columns, id_column).select_from(sa.table(layer.source))
+    last: Any = None
+    while True:
+        page = statement.where(*conditions)
+        if last is not None:
+            page = page.where(id_column > last)
+        with _client_filter_errors(query, timeout_ms):
+            rows = session.execute(page.order_by(id_column).limit(page_size)).all()
+        if rows:
+            yield [tuple(row[:-1]) for row in rows]
+        if len(rows) < page_size:
+            return
+        last = rows[-1][-1]
+
+
 def get_item(
     session: Session, layer: Layer, audience: Audience, feature_id: str, crs: str
 ) -> str | None:
@@ -93,6 +156,12 @@ def get_item(
         .where(sa.literal_column(id_field.expression) == value)
     )
     return session.execute(statement).scalar_one_or_none()
+
+
+def _limit_client_filter(session: Session, query: ItemsQuery, timeout_ms: int) -> None:
+    """A client's filter runs under a statement timeout (for the rest of the transaction)."""
+    if query.filter_text is not None:
+        session.execute(sa.select(sa.func.set_config("statement_timeout", str(timeout_ms), True)))
 
 
 def _feature_json(layer: Layer, audience: Audience, crs: str) -> ColumnElement[Any]:

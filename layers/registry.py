@@ -82,7 +82,8 @@ UNITS = Layer(
         _public("permit_valid_from", D, "有效期起", "permit valid from", in_tiles=False),
         _public("permit_valid_to", D, "有效期至", "permit valid to", in_tiles=False),
         _public("permit_state", S, "许可证状态", "permit state"),
-        _staff("site_seq", INT, "厂区序号", "site number", in_tiles=False),
+        # public: a unit's public page is addressed by credit code and site (?site=N)
+        _public("site_seq", INT, "厂区序号", "site number", in_tiles=False),
         _staff("address", S, "地址", "address", in_tiles=False),
         _staff("operating_status", S, "生产状态", "operating status", in_tiles=False),
         _staff("location_source", S, "坐标来源", "location source", in_tiles=False),

@@ -36,6 +36,7 @@ from layers.sources import (
     select_list,
     where_sql,
 )
+from layers.tile_filter import TileFilter, compile_tile_filter, filter_statement_errors
 
 MAX_ZOOM = 24
 EXTENT = 4096
@@ -51,23 +52,30 @@ class TileRequest:
     x: int
     y: int
     audience: Audience
+    filter: TileFilter | None = None
 
 
 @dataclass(frozen=True)
 class TileLimits:
-    """Caps from settings: features per tile and the cluster grid."""
+    """Caps from settings: features per tile, the cluster grid, a filtered tile's time."""
 
     max_features: int
     grid: int
+    filter_timeout_ms: int = 5000
 
     @classmethod
     def from_settings(cls, settings: LayerSettings) -> TileLimits:
         """The limits the settings configure."""
-        return cls(settings.tile_max_features, settings.tile_cluster_grid)
+        return cls(
+            settings.tile_max_features, settings.tile_cluster_grid, settings.filter_timeout_ms
+        )
 
 
-def resolve_tile(layer_id: str, z: int, x: int, y: int, audience: Audience) -> TileRequest:
-    """Check the layer, the audience and the tile address; raise NotFound/Forbidden if wrong."""
+def resolve_tile(
+    layer_id: str, z: int, x: int, y: int, audience: Audience, filter_text: str | None = None
+) -> TileRequest:
+    """Check the layer, the audience, the tile address and the filter; raise NotFound,
+    Forbidden or QueryError if wrong."""
     layer = visible_layer(layer_id, audience)
     if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2**z and 0 <= y < 2**z):
         raise NotFoundError(f"tile {z}/{x}/{y} does not exist (zoom 0–{MAX_ZOOM}, x and y < 2^z)")
@@ -75,7 +83,7 @@ def resolve_tile(layer_id: str, z: int, x: int, y: int, audience: Audience) -> T
         raise NotFoundError(
             f"layer {layer_id!r} is drawn from zoom {layer.minzoom} to {layer.maxzoom}"
         )
-    return TileRequest(layer, z, x, y, audience)
+    return TileRequest(layer, z, x, y, audience, compile_tile_filter(layer, audience, filter_text))
 
 
 def cached_tile(
@@ -83,7 +91,8 @@ def cached_tile(
 ) -> CachedTile:
     """The tile from the cache when its data has not changed, else rendered and cached."""
     version = data_version(session, request.layer)
-    key = (request.layer.id, request.audience, request.z, request.x, request.y, version)
+    filter_key = request.filter.key if request.filter else ""
+    key = (request.layer.id, request.audience, request.z, request.x, request.y, version, filter_key)
     tile = cache.get(key)
     if tile is None:
         raw = render_tile(session, request, limits, version)
@@ -98,6 +107,8 @@ def cached_tile(
 def render_tile(session: Session, request: TileRequest, limits: TileLimits, version: str) -> bytes:
     """Render the tile with PostGIS (uncached)."""
     layer, z, x, y = request.layer, request.z, request.x, request.y
+    if request.filter is not None:
+        return _filtered_tile(session, request, limits)
     if not layer.clustered:
         return _features_mvt(session, request, limits.max_features)
     grid = CellGrid(layer, layer.style_for(request.audience), limits.grid)
@@ -107,6 +118,21 @@ def render_tile(session: Session, request: TileRequest, limits: TileLimits, vers
     elif _raw_points_in_tile(session, request, limits.max_features + 1) > limits.max_features:
         return live_cells_mvt(session, grid, z, x, y)
     return _features_mvt(session, request, limits.max_features)
+
+
+def _filtered_tile(session: Session, request: TileRequest, limits: TileLimits) -> bytes:
+    """A tile of the points matching a client's filter: clustered from them when too dense."""
+    layer, timeout_ms = request.layer, limits.filter_timeout_ms
+    timeout = "SELECT set_config('statement_timeout', :ms, true)"
+    fetch_row(session, timeout, {"ms": str(timeout_ms)})
+    with filter_statement_errors(timeout_ms):
+        if layer.clustered:
+            hits = _raw_points_in_tile(session, request, limits.max_features + 1)
+            if hits > limits.max_features:
+                grid = CellGrid(layer, layer.style_for(request.audience), limits.grid)
+                z, x, y = request.z, request.x, request.y
+                return live_cells_mvt(session, grid, z, x, y, request.filter)
+        return _features_mvt(session, request, limits.max_features)
 
 
 def refresh_clusters(session: Session, grid: int) -> list[str]:
@@ -146,9 +172,10 @@ def warm_up(session: Session, limits: TileLimits) -> None:
 
 def _raw_points_in_tile(session: Session, request: TileRequest, at_most: int) -> int:
     layer = request.layer
-    conditions = [*fixed_conditions(layer), _inside_tile(layer)]
+    conditions = [*fixed_conditions(layer), _inside_tile(layer), *_filter_sql(request)]
     sql = f"SELECT count(*) FROM (SELECT 1 FROM {quoted(layer.source)} {where_sql(conditions)}"
     params = {"z": request.z, "x": request.x, "y": request.y, "at_most": at_most}
+    params |= _filter_params(request)
     return fetch_row(session, sql + " LIMIT :at_most) AS hits", params)[0]
 
 
@@ -161,7 +188,7 @@ def _features_mvt(session: Session, request: TileRequest, max_features: int) -> 
     id_field = layer.field(layer.id_field)
     feature_id = ", 'fid'" if id_field.type == "integer" else ""
     fid_column = f", {id_field.expression} AS fid" if feature_id else ""
-    conditions = [*fixed_conditions(layer), _inside_tile(layer)]
+    conditions = [*fixed_conditions(layer), _inside_tile(layer), *_filter_sql(request)]
     fields = layer.tile_fields_for(request.audience)
     sql = f"""
         SELECT ST_AsMVT(t, :name, {EXTENT}, 'geom'{feature_id}) FROM (
@@ -178,8 +205,17 @@ def _features_mvt(session: Session, request: TileRequest, max_features: int) -> 
         "y": request.y,
         "max_features": max_features,
         "tolerance": 2 * HALF_WORLD_M / (2**request.z) / EXTENT,
+        **_filter_params(request),
     }
     return bytes(fetch_row(session, sql, params)[0] or b"")
+
+
+def _filter_sql(request: TileRequest) -> list[str]:
+    return [request.filter.sql] if request.filter else []
+
+
+def _filter_params(request: TileRequest) -> dict[str, object]:
+    return request.filter.params if request.filter else {}
 
 
 def _inside_tile(layer: Layer) -> str:

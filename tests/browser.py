@@ -50,24 +50,52 @@ def live_server(app: FastAPI) -> Iterator[str]:
 @contextmanager
 def offline_page(base_url: str) -> Iterator[tuple[object, list[str]]]:
     """A browser page whose requests to any other host are aborted and recorded."""
-    from playwright.sync_api import sync_playwright
+    with chromium() as browser:
+        recorded = RecordedPage(browser, base_url)
+        yield recorded.page, recorded.blocked
 
-    local_host = urlparse(base_url).netloc
-    blocked: list[str] = []
 
-    def guard(route: object) -> None:
+class RecordedPage:
+    """A page whose requests may not leave the server, with its console errors and responses."""
+
+    def __init__(self, browser: object, base_url: str, **context_options: object) -> None:
+        self.base_url = base_url
+        self.local_host = urlparse(base_url).netloc
+        self.blocked: list[str] = []
+        self.console_errors: list[str] = []
+        self.responses: list[object] = []
+        self.context = browser.new_context(**context_options)
+        self.page = self.context.new_page()
+        self.page.route("**/*", self._guard)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(str(error)))
+        self.page.on("response", lambda response: self.responses.append(response))
+
+    def _guard(self, route: object) -> None:
         url = route.request.url
-        if urlparse(url).netloc == local_host or url.startswith(("data:", "blob:")):
+        if urlparse(url).netloc == self.local_host or url.startswith(("data:", "blob:")):
             route.continue_()
         else:
-            blocked.append(url)
+            self.blocked.append(url)
             route.abort()
+
+    def _console(self, message: object) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def close(self) -> None:
+        """Close the page's browser context."""
+        self.context.close()
+
+
+@contextmanager
+def chromium() -> Iterator[object]:
+    """One headless chromium (Debian's) for a test module."""
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.route("**/*", guard)
         try:
-            yield page, blocked
+            yield browser
         finally:
             browser.close()

@@ -76,6 +76,6 @@ def test_unreachable_database_gives_503_without_internals() -> None:
     assert "secret" not in response.text and "Traceback" not in response.text
 
 
-def test_front_page_leads_to_the_docs(client) -> None:
+def test_front_page_leads_to_the_public_map(client) -> None:
     response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307 and response.headers["location"] == "/docs"
+    assert response.status_code == 303 and response.headers["location"] == "/public"

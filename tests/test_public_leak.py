@@ -44,7 +44,17 @@ EDGE_MARGIN = 0.05  # of a tile: a point this close to an edge is drawn in the n
 DENSE_UNITS = 300  # more than tile_max_features' floor (256): low zooms come as clusters
 DENSE_CENTRE = (106.095, 29.095)
 # GET routes that need a staff token; anonymously they answer 401 (a new one must be added here).
-STAFF_ONLY_ROUTES = {"/api/flags", "/api/flags/summary", "/api/rules", "/api/rules/{code}/audit"}
+STAFF_ONLY_ROUTES = {
+    *("/api/flags", "/api/flags/summary", "/api/rules", "/api/rules/{code}/audit"),
+    *("/api/units/search", "/api/units/{unit_id}"),
+}
+# Query strings a route needs to answer 200 (a search without a term is a 400).
+ROUTE_QUERIES = {
+    "/api/units/search": "q=测试单位",
+    "/siting/report": urlencode(
+        {"geometry": '{"type": "Point", "coordinates": [106.05, 29.05]}', "industry_code": "2614"}
+    ),
+}
 # Routes the walk does not request, each with the reason.
 SKIPPED_ROUTES = {
     "/static/{path}": "vendored JS/CSS/fonts copied into the package; no database behind them",
@@ -270,12 +280,23 @@ class Answer:
     cache_control: str = ""
 
 
+def flat_routes(routes: list, prefix: str = "") -> Iterator[tuple[str, object]]:
+    """(full path, route) of every route, descending into included routers (FastAPI ≥ 0.165
+    keeps an included router as one entry of `app.routes`)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from flat_routes(included.routes, prefix + route.include_context.prefix)
+        else:
+            yield prefix + getattr(route, "path", ""), route
+
+
 def get_routes(app: FastAPI) -> list[str]:
-    """Every GET route: the OpenAPI paths, plus the app's own routes kept out of the schema."""
+    """Every GET route: the OpenAPI paths, plus the routes kept out of the schema (pages)."""
     paths = [p for p, item in app.openapi()["paths"].items() if "get" in item]
-    for route in app.routes:
+    for full_path, route in flat_routes(app.routes):
         # a mounted app serves any path below it: a route the walk cannot fill on its own
-        path = f"{route.path}/{{path}}" if isinstance(route, Mount) else getattr(route, "path", "")
+        path = f"{full_path}/{{path}}" if isinstance(route, Mount) else full_path
         is_get = isinstance(route, Mount) or "GET" in (getattr(route, "methods", None) or ())
         if is_get and path not in paths:
             paths.append(path)
@@ -387,6 +408,8 @@ def _urls(route: str, params: set[str], context: Context, layer_id: str | None) 
             for v in variants
             for z, x, y in context.tiles
         ]
+    if route in ROUTE_QUERIES:
+        variants = [f"{v}?{ROUTE_QUERIES[route]}" for v in variants]
     for url in variants:
         yield url
         if url.startswith("/ogc"):
@@ -509,6 +532,12 @@ def walked(client: TestClient, session: Session) -> Walked:
     session.flush()
     routes = get_routes(client.app)
     fillers = {"code": ["WP1-UNIT"], "flag_id": [str(i) for i in world.flags.values()]}
+    unit_ids = [world.units["violation"], world.units["outlet_flag"]]
+    codes = session.execute(
+        text("SELECT credit_code FROM units WHERE id = ANY(:ids) ORDER BY id"), {"ids": unit_ids}
+    ).scalars()
+    fillers["unit_id"] = [str(i) for i in unit_ids]
+    fillers["credit_code"] = [*codes, "91500116MA5U7C1234"]  # units with flags, and no unit
     made, unfilled = probes(routes, sample_layers(session), fillers)
     return Walked(world, made + extra_probes(), unfilled, routes)
 
@@ -617,6 +646,8 @@ def test_staff_walk_sees_what_the_public_cannot(client: TestClient, walked: Walk
     assert re.search(r"/ogc/collections/units/queryables: property 'address'", joined)
     assert re.search(r"/ogc/collections/units/items\?f=html.*field title '地址' in page", joined)
     assert re.search(r"/tiles/flags/\d+/\d+/\d+\.mvt: tile layer 'flags'", joined)
+    assert re.search(r"/api/layers/units/export: field title '监管状态' in page", joined)
+    assert re.search(r"/api/units/\d+: value STAFFONLY", joined)
     staff_tiles = [a for a in answers if a.probe.url.endswith(".mvt") and a.status == 200]
     assert staff_tiles and all(a.cache_control.startswith("private") for a in staff_tiles)
 

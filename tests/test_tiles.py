@@ -274,3 +274,62 @@ def test_a_changed_style_rebuilds_its_clusters_and_drops_the_old_ones(
         text("SELECT DISTINCT layer FROM layer_cells WHERE layer LIKE 'units:permit_state:%'")
     ).scalars()
     assert len(list(keys)) == 1
+
+
+def test_a_filter_keeps_only_matching_features(client, session) -> None:
+    build_world(session)
+    z, x, y = tile_of(106.05, 29.05, 14)
+    path = f"/tiles/units/{z}/{x}/{y}.mvt"
+    everyone = decode(client.get(path, headers=STAFF))
+    wanted = "enforcement_status = 'violation'"
+    kept = decode(client.get(path, params={"filter": wanted}, headers=STAFF))
+    expected = {f["id"] for f in everyone if f["properties"]["enforcement_status"] == "violation"}
+    assert kept and {f["id"] for f in kept} == expected < {f["id"] for f in everyone}
+    public = decode(client.get(path, params={"filter": "permit_state = 'valid'"}))
+    assert public and all(f["properties"]["permit_state"] == "valid" for f in public)
+
+
+def test_dense_filtered_tiles_cluster_only_the_matching_points(capped_client, session) -> None:
+    add_crowd(session, 400, 106.01, 29.01, 0.08)
+    session.execute(
+        text("UPDATE units SET category = 'key' WHERE name LIKE '人群单位%' AND id % 4 = 0")
+    )
+    keys = session.execute(
+        text("SELECT count(*) FROM units WHERE name LIKE '人群单位%' AND category = 'key'")
+    ).scalar_one()
+    z, x, y = tile_of(106.05, 29.05, 9)
+    path = f"/tiles/units/{z}/{x}/{y}.mvt"
+    simplified = decode(capped_client.get(path, params={"filter": "category = 'simplified'"}))
+    assert all(f["properties"]["cluster"] for f in simplified)  # 300 > the cap of 256
+    assert sum(f["properties"]["count"] for f in simplified) == 400 - keys
+    key_units = decode(capped_client.get(path, params={"filter": "category = 'key'"}))
+    assert len(key_units) == keys and not any("cluster" in f["properties"] for f in key_units)
+
+
+@pytest.mark.parametrize(
+    ("filter_text", "audience"),
+    [
+        ("enforcement_status = 'violation'", {}),  # a staff field, asked anonymously
+        ("no_such_field = 1", STAFF),
+        ("category = ", STAFF),
+        ("category = 'key'; DROP TABLE units", STAFF),
+        ("x" * 2001, STAFF),
+    ],
+)
+def test_bad_tile_filters_are_400_naming_the_filter(client, filter_text, audience) -> None:
+    response = client.get(
+        "/tiles/units/10/830/420.mvt", params={"filter": filter_text}, headers=audience
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == "filter"
+
+
+def test_filtered_and_unfiltered_tiles_are_cached_apart(client, session) -> None:
+    build_world(session)
+    path = "/tiles/units/{}/{}/{}.mvt".format(*tile_of(106.05, 29.05, 14))
+    everyone = client.get(path, headers=STAFF)
+    filtered = client.get(
+        path, params={"filter": "enforcement_status = 'violation'"}, headers=STAFF
+    )
+    assert everyone.headers["etag"] != filtered.headers["etag"]
+    assert client.get(path, headers=STAFF).content == everyone.content

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import gzip
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import AudienceDep
@@ -66,9 +66,17 @@ async def get_tile(
     request: Request,
     sessions: SessionFactoryDep,
     audience: AudienceDep,
+    filter: Annotated[
+        str | None,
+        Query(
+            description="CQL2 text over the layer's fields (as for OGC items), e.g. "
+            "category = 'key' AND county_code = '500101'"
+        ),
+    ] = None,
 ) -> Response:
-    """A vector tile (EPSG:3857, extent 4096); dense point layers come as clusters."""
-    tile_request = resolve_tile(layer_id, z, x, y, audience)
+    """A vector tile (EPSG:3857, extent 4096); dense point layers come as clusters (counted
+    over the features the optional `filter` keeps)."""
+    tile_request = resolve_tile(layer_id, z, x, y, audience, filter)
     limits = TileLimits.from_settings(request.app.state.settings.layers)
     cache = request.app.state.tile_cache
 

@@ -1,0 +1,314 @@
+"""The HTML pages: staff map, siting page and report, public disclosure map and unit pages,
+sign-in. Data come from the same functions as the JSON API; `web.pages` renders them."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError as PydanticValidationError
+from shapely.geometry import shape
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from api.auth import (
+    SESSION_COOKIE,
+    SESSION_SECONDS,
+    User,
+    cookie_session,
+    current_user,
+    session_cookie,
+    token_user,
+)
+from api.deps import SessionDep
+from api.routes.siting import (
+    SitingCheck,
+    SitingFormDep,
+    read_upload,
+    run_check,
+    run_file_check,
+)
+from api.routes.tiles import base_url
+from geo.errors import AuthenticationError, ForbiddenError, NotFoundError, ValidationError
+from geo.siting import SitingResult
+from layers.declarations import Audience
+from layers.disclosure import public_unit
+from layers.metadata import describe_layer
+from layers.registry import LAYERS, layers_for
+from web.filters import staff_filters
+from web.i18n import LANGUAGE_COOKIE, choose_language, messages
+from web.maps import MapParts, MapSpec, build_map
+from web.pages import Page, PageContext, render_page
+from web.public_unit import public_unit_view
+
+router = APIRouter(include_in_schema=False)
+
+STAFF_SHOWN = frozenset({"units", "zones_water_protection"})
+SITING_SHOWN = frozenset(
+    {"zones_water_protection", "zones_ecological_redline", "zones_nature_reserve"}
+)
+PUBLIC_SHOWN = frozenset({"units", "zones_water_protection"})
+
+
+def _language(request: Request) -> str:
+    return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
+
+
+async def _page_user(request: Request) -> User | None:
+    try:
+        return await current_user(request)
+    except (AuthenticationError, ForbiddenError):
+        return None
+
+
+def _context(request: Request, user: User | None, **extra: Any) -> PageContext:
+    session = cookie_session(request)
+    basemap = request.app.state.settings.web.basemap_url or ""
+    origin = urlsplit(basemap)
+    return PageContext(
+        language=_language(request),
+        path=request.url.path,
+        user=user.name if user else None,
+        csrf=session[1] if session else None,
+        image_origins=(f"{origin.scheme}://{origin.netloc}",) if origin.netloc else (),
+        extra=extra,
+    )
+
+
+def _respond(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+    response = HTMLResponse(page.html, status_code=status_code)
+    response.headers["Content-Security-Policy"] = page.csp
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    asked = request.query_params.get("lang")
+    if asked and asked == _language(request):
+        response.set_cookie(LANGUAGE_COOKIE, asked, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
+
+
+def _map_layers(request: Request, audience: Audience) -> list[dict[str, Any]]:
+    return [describe_layer(layer, audience, base_url(request)) for layer in layers_for(audience)]
+
+
+def _map(
+    request: Request,
+    session: Session,
+    layers: list[dict[str, Any]],
+    shown: frozenset[str],
+    *,
+    draw: bool = False,
+    site: dict[str, Any] | None = None,
+) -> MapParts:
+    """The page's map, fitted to the province (or to `site`, a GeoJSON geometry)."""
+    max_zoom = None
+    if site is not None:
+        bounds, max_zoom = shape(site).bounds, 15
+    else:
+        bounds = request.app.state.layer_extents.bounds(session, LAYERS["admin_regions"])
+    valid = all(isinstance(b, float | int) for b in bounds)
+    settings = request.app.state.settings.web
+    spec = MapSpec(
+        layers=layers,
+        shown=shown,
+        language=_language(request),
+        bounds=bounds if valid else None,
+        max_zoom=max_zoom,
+        draw=draw,
+        xyz_url=settings.basemap_url,
+        xyz_attribution=settings.basemap_attribution,
+    )
+    return build_map(spec)
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request) -> Response:
+    """Staff land on their map, everyone else on the public map."""
+    user = await _page_user(request)
+    return RedirectResponse("/map" if user else "/public", status_code=303)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/map") -> Response:
+    """The sign-in form."""
+    context = _context(request, None, next=_local_path(next), error=False)
+    return _respond(request, render_page("login.html", context))
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/map"
+) -> Response:
+    """Check the token; on success set the session cookie and go on to `next`."""
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.url.netloc:
+        raise ForbiddenError("sign-in from another site is refused")
+    user = token_user(request, token)
+    if user is None:
+        context = _context(request, None, next=_local_path(next), error=True)
+        return _respond(request, render_page("login.html", context), status_code=401)
+    response = RedirectResponse(_local_path(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_cookie(user.name, token),
+        max_age=SESSION_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+def logout() -> Response:
+    """Forget the session cookie."""
+    response = RedirectResponse("/public", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/map", response_class=HTMLResponse)
+async def staff_map(request: Request, session: SessionDep) -> Response:
+    """The staff map: every layer, filters, search, the unit panel, exports."""
+    user = await _page_user(request)
+    if user is None:
+        return _to_login(request)
+    layers = _map_layers(request, Audience.STAFF)
+    language = _language(request)
+    counties = session.execute(
+        text("SELECT code, name FROM admin_regions WHERE level = 'county' ORDER BY code")
+    ).all()
+    filters = staff_filters(layers, [tuple(c) for c in counties], messages(language), language)
+    context = _context(request, user, layers=layers, filters=filters)
+    parts = _map(request, session, layers, STAFF_SHOWN)
+    return _respond(request, render_page("map.html", context, parts))
+
+
+@router.get("/siting", response_class=HTMLResponse)
+async def siting_page(request: Request, session: SessionDep) -> Response:
+    """The planner's siting page: draw or upload a site, pick the industry, check it."""
+    user = await _page_user(request)
+    if user is None:
+        return _to_login(request)
+    layers = _map_layers(request, Audience.STAFF)
+    context = _context(request, user, layers=layers)
+    parts = _map(request, session, layers, SITING_SHOWN, draw=True)
+    return _respond(request, render_page("siting.html", context, parts))
+
+
+def _result_fragment(request: Request, user: User, result: SitingResult) -> Response:
+    data = result.to_dict()
+    query = {
+        "geometry": json.dumps(data["geometry"], separators=(",", ":")),
+        "industry_code": data["industry_code"],
+        "media": ",".join(data["media"]),
+        "project": data["project"],
+    }
+    context = _context(request, user, result=data, report_url="/siting/report?" + urlencode(query))
+    page = render_page("_siting_result.html", context)
+    return _respond(request, page)
+
+
+@router.post("/siting/check", response_class=HTMLResponse)
+async def siting_check_fragment(
+    body: SitingCheck, request: Request, session: SessionDep
+) -> Response:
+    """The siting page's result panel for a drawn site (HTML; the JSON is /api/siting/check)."""
+    user = await _require_page_user(request)
+    return _result_fragment(request, user, run_check(session, body, request))
+
+
+@router.post("/siting/check-file", response_class=HTMLResponse)
+async def siting_file_fragment(
+    request: Request,
+    session: SessionDep,
+    file: Annotated[UploadFile, File()],
+    form: SitingFormDep,
+) -> Response:
+    """The siting page's result panel for an uploaded site."""
+    user = await _require_page_user(request)
+    upload = await read_upload(file, request)
+    return _result_fragment(request, user, run_file_check(session, upload, form, request))
+
+
+@router.get("/siting/report", response_class=HTMLResponse)
+async def siting_report(
+    request: Request,
+    session: SessionDep,
+    geometry: str,
+    industry_code: str,
+    media: str = "",
+    project: str = "new",
+) -> Response:
+    """The printable siting report (print CSS) of a site given as GeoJSON in WGS 84."""
+    user = await _page_user(request)
+    if user is None:
+        return _to_login(request)
+    try:
+        body = SitingCheck(
+            geometry=json.loads(geometry),
+            industry_code=industry_code,
+            media=[m for m in media.split(",") if m],
+            project=project,
+        )
+    except (ValueError, PydanticValidationError) as error:
+        raise ValidationError("the report's parameters are not valid", field="geometry") from error
+    result = run_check(session, body, request).to_dict()
+    layers = [
+        describe_layer(LAYERS[i], Audience.STAFF, base_url(request))
+        for i in ("admin_regions", "water_bodies", "rivers", *sorted(SITING_SHOWN))
+    ]
+    context = _context(
+        request, user, result=result, layers=layers, generated=f"{datetime.now():%Y-%m-%d %H:%M}"
+    )
+    parts = _map(request, session, layers, SITING_SHOWN, site=result["geometry"])
+    return _respond(request, render_page("siting_report.html", context, parts))
+
+
+@router.get("/public", response_class=HTMLResponse)
+async def public_map(request: Request, session: SessionDep) -> Response:
+    """The public disclosure map: public layers and public fields only."""
+    user = await _page_user(request)
+    layers = _map_layers(request, Audience.PUBLIC)
+    context = _context(request, user, layers=layers)
+    parts = _map(request, session, layers, PUBLIC_SHOWN)
+    return _respond(request, render_page("public.html", context, parts))
+
+
+@router.get("/public/units/{credit_code}", response_class=HTMLResponse)
+async def public_unit_page(
+    credit_code: str,
+    request: Request,
+    session: SessionDep,
+    site: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """A unit's public page, at a stable address (its credit code) for QR codes on outlets."""
+    user = await _page_user(request)
+    try:
+        record = public_unit(session, credit_code=credit_code, site=site)
+    except NotFoundError as missing:
+        context = _context(request, user, message=missing.message)
+        return _respond(request, render_page("not_found.html", context), status_code=404)
+    context = _context(request, user, **public_unit_view(record, _language(request)))
+    return _respond(request, render_page("public_unit.html", context))
+
+
+async def _require_page_user(request: Request) -> User:
+    user = await current_user(request)
+    if user is None:
+        raise AuthenticationError("staff only: sign in first")
+    return user
+
+
+def _local_path(target: str) -> str:
+    """`target` if it is a path on this site, else the staff map (no open redirects)."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/map"

@@ -1,0 +1,110 @@
+"""The pages' words in Chinese (the default) and English.
+
+One catalogue for the server-rendered parts and the pages' scripts (which receive the chosen
+language's messages as JSON), so a label is translated once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+LANGUAGES = ("zh", "en")
+DEFAULT_LANGUAGE = "zh"
+LANGUAGE_COOKIE = "permitmap_lang"
+
+MESSAGES: dict[str, dict[str, str]] = {
+    "app": {"zh": "排污许可监管地图", "en": "Pollutant permit monitoring map"},
+    "staff_map": {"zh": "监管地图", "en": "Staff map"},
+    "siting": {"zh": "选址合规预审", "en": "Siting check"},
+    "public_map": {"zh": "信息公开地图", "en": "Public disclosure map"},
+    "switch_language": {"zh": "English", "en": "中文"},
+    "login": {"zh": "工作人员登录", "en": "Staff sign-in"},
+    "logout": {"zh": "退出", "en": "Sign out"},
+    "token": {"zh": "访问令牌", "en": "Access token"},
+    "sign_in": {"zh": "登录", "en": "Sign in"},
+    "bad_token": {"zh": "令牌无效，请重试。", "en": "The token is not valid; try again."},
+    "layers": {"zh": "图层", "en": "Layers"},
+    "legend": {"zh": "图例", "en": "Legend"},
+    "basemap": {"zh": "底图（行政区、河流、水体）", "en": "Base map (regions, rivers, water)"},
+    "filters": {"zh": "筛选", "en": "Filters"},
+    "any": {"zh": "全部", "en": "Any"},
+    "status": {"zh": "监管状态", "en": "Enforcement status"},
+    "permit_state": {"zh": "许可证状态", "en": "Permit state"},
+    "category": {"zh": "管理类别", "en": "Management category"},
+    "industry": {"zh": "行业代码", "en": "Industry code"},
+    "county": {"zh": "区县", "en": "County"},
+    "severity": {"zh": "问题严重程度", "en": "Flag severity"},
+    "apply": {"zh": "应用", "en": "Apply"},
+    "reset": {"zh": "重置", "en": "Reset"},
+    "search": {"zh": "搜索", "en": "Search"},
+    "search_placeholder": {
+        "zh": "单位名称 / 统一社会信用代码 / 许可证编号",
+        "en": "Unit name / credit code / permit number",
+    },
+    "no_results": {"zh": "未找到", "en": "Nothing found"},
+    "export": {"zh": "导出当前筛选", "en": "Export current filter"},
+    "close": {"zh": "关闭", "en": "Close"},
+    "loading": {"zh": "加载中…", "en": "Loading…"},
+    "unit": {"zh": "排污单位", "en": "Unit"},
+    "credit_code": {"zh": "统一社会信用代码", "en": "Credit code"},
+    "permit": {"zh": "排污许可证", "en": "Permit"},
+    "permit_no": {"zh": "许可证编号", "en": "Permit number"},
+    "validity": {"zh": "有效期", "en": "Validity"},
+    "permit_history": {"zh": "许可证历史", "en": "Permit history"},
+    "outlets": {"zh": "排放口", "en": "Outlets"},
+    "limits": {"zh": "许可排放限值", "en": "Permitted limits"},
+    "flags": {"zh": "问题线索", "en": "Flags"},
+    "legal_basis": {"zh": "法律依据", "en": "Legal basis"},
+    "enforcement": {"zh": "执法记录", "en": "Enforcement history"},
+    "none": {"zh": "无", "en": "None"},
+    "site_address": {"zh": "地址", "en": "Address"},
+    "public_page": {"zh": "公开信息页", "en": "Public page"},
+    "penalties": {"zh": "行政处罚决定", "en": "Penalty decisions"},
+    "draw_hint": {
+        "zh": "在地图上绘制点、线或面，或上传文件。",
+        "en": "Draw a point, line or polygon on the map, or upload a file.",
+    },
+    "upload": {"zh": "上传文件（GeoJSON/KML/Shapefile zip/GeoPackage）", "en": "Upload a file"},
+    "discharges": {"zh": "排放类型", "en": "Discharges"},
+    "water": {"zh": "废水", "en": "Wastewater"},
+    "air": {"zh": "废气", "en": "Air emissions"},
+    "project": {"zh": "项目类型", "en": "Project"},
+    "new": {"zh": "新建", "en": "New"},
+    "expansion": {"zh": "改扩建", "en": "Expansion"},
+    "check": {"zh": "预审", "en": "Check"},
+    "verdict": {"zh": "结论", "en": "Verdict"},
+    "prohibited": {"zh": "禁止", "en": "prohibited"},
+    "restricted": {"zh": "限制", "en": "restricted"},
+    "allowed": {"zh": "允许", "en": "allowed"},
+    "rules": {"zh": "适用规则", "en": "Rules"},
+    "zones_hit": {"zh": "涉及区域", "en": "Zones touched"},
+    "overlap": {"zh": "重叠", "en": "Overlap"},
+    "nearest": {"zh": "最近的保护区", "en": "Nearest protection zones"},
+    "distance": {"zh": "距离", "en": "Distance"},
+    "access_list": {"zh": "准入清单", "en": "Access list"},
+    "print_report": {"zh": "打印报告", "en": "Printable report"},
+    "report": {"zh": "选址合规预审报告", "en": "Siting check report"},
+    "generated": {"zh": "生成时间", "en": "Generated"},
+    "need_geometry": {"zh": "请先绘制或上传选址范围。", "en": "Draw or upload a site first."},
+    "need_industry": {"zh": "请选择行业。", "en": "Pick an industry."},
+    "error": {"zh": "出错了", "en": "Something went wrong"},
+    "not_found": {"zh": "未找到该单位", "en": "No such unit"},
+    "public_note": {
+        "zh": "本页仅展示依法公开的排污许可信息。",
+        "en": "This page shows only the permit information the law makes public.",
+    },
+}
+
+
+def choose_language(asked: str | None, remembered: str | None) -> str:
+    """The page language: `?lang=`, else the cookie, else Chinese (whatever the browser's
+    Accept-Language: the pages are Chinese by default)."""
+    for candidate in (asked, remembered):
+        if candidate in LANGUAGES:
+            return candidate
+    return DEFAULT_LANGUAGE
+
+
+def messages(language: str) -> Mapping[str, str]:
+    """Every message in one language."""
+    return {key: texts[language] for key, texts in MESSAGES.items()}
