@@ -180,15 +180,12 @@ async def staff_map(request: Request, session: SessionDep) -> Response:
     user = await _page_user(request)
     if user is None:
         return _to_login(request)
-    layers = _map_layers(request, Audience.STAFF)
-    language = _language(request)
+    layers, language = _map_layers(request, Audience.STAFF), _language(request)
     counties = session.execute(
         text("SELECT code, name FROM admin_regions WHERE level = 'county' ORDER BY code")
     ).all()
     filters = staff_filters(layers, [tuple(c) for c in counties], messages(language), language)
-    context = _context(request, user, layers=layers, filters=filters)
-    parts = _map(request, session, layers, STAFF_SHOWN)
-    return _respond(request, render_page("map.html", context, parts))
+    return _map_page(request, session, user, "staff", layers, filters=filters)
 
 
 @router.get("/siting", response_class=HTMLResponse)
@@ -197,10 +194,35 @@ async def siting_page(request: Request, session: SessionDep) -> Response:
     user = await _page_user(request)
     if user is None:
         return _to_login(request)
-    layers = _map_layers(request, Audience.STAFF)
-    context = _context(request, user, layers=layers)
-    parts = _map(request, session, layers, SITING_SHOWN, draw=True)
-    return _respond(request, render_page("siting.html", context, parts))
+    return _map_page(request, session, user, "siting", _map_layers(request, Audience.STAFF))
+
+
+@router.get("/public", response_class=HTMLResponse)
+async def public_map(request: Request, session: SessionDep) -> Response:
+    """The public disclosure map: public layers and public fields only."""
+    user = await _page_user(request)
+    return _map_page(request, session, user, "public", _map_layers(request, Audience.PUBLIC))
+
+
+MAP_PAGES = {  # kind: template, overlays shown on opening, drawing tools
+    "staff": ("map.html", STAFF_SHOWN, False),
+    "siting": ("siting.html", SITING_SHOWN, True),
+    "public": ("public.html", PUBLIC_SHOWN, False),
+}
+
+
+def _map_page(
+    request: Request,
+    session: Session,
+    user: User | None,
+    kind: str,
+    layers: list[dict[str, Any]],
+    **extra: Any,
+) -> Response:
+    template, shown, draw = MAP_PAGES[kind]
+    context = _context(request, user, layers=layers, page_kind=kind, **extra)
+    parts = _map(request, session, layers, shown, draw=draw)
+    return _respond(request, render_page(template, context, parts))
 
 
 def _result_fragment(request: Request, user: User, result: SitingResult) -> Response:
@@ -270,16 +292,6 @@ async def siting_report(
     )
     parts = _map(request, session, layers, SITING_SHOWN, site=result["geometry"])
     return _respond(request, render_page("siting_report.html", context, parts))
-
-
-@router.get("/public", response_class=HTMLResponse)
-async def public_map(request: Request, session: SessionDep) -> Response:
-    """The public disclosure map: public layers and public fields only."""
-    user = await _page_user(request)
-    layers = _map_layers(request, Audience.PUBLIC)
-    context = _context(request, user, layers=layers)
-    parts = _map(request, session, layers, PUBLIC_SHOWN)
-    return _respond(request, render_page("public.html", context, parts))
 
 
 @router.get("/public/units/{credit_code}", response_class=HTMLResponse)
