@@ -15,6 +15,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
 from api.routes import (
+    auth,
     disclosure,
     exports,
     features,
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(disclosure.router)
     app.include_router(industries.router)
     app.include_router(exports.router)
+    app.include_router(auth.router)
     app.include_router(pages.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -1,117 +1,120 @@
-"""Who is calling: bearer tokens for staff and admins; anonymous callers see public data only.
+"""Who is calling, and what their role lets them do.
 
-Browsers sign in once with their token (`/login`) and then carry a session cookie: the user's
-name and an expiry, signed with that user's token (so changing a token ends its sessions). A
-cookie authenticates reads; a write made with a cookie must also carry the page's CSRF token in
-the `X-CSRF-Token` header, which another site cannot read or forge.
+Staff sign in as users (argon2 passwords): `POST /api/auth/token` gives an API bearer token,
+`/login` a browser session cookie (HttpOnly, SameSite=Strict). Both are random tokens whose
+SHA-256 is kept in `auth_sessions`. A cookie authenticates reads; a write made with a cookie must
+also carry the page's CSRF token (`X-CSRF-Token`, derived from the cookie, which another site can
+neither read nor forge). Service tokens from settings (`PERMITMAP_STAFF_TOKENS`,
+`PERMITMAP_ADMIN_TOKENS`) remain for scripts. Anonymous callers see public data only.
+
+Roles: inspector, reviewer, supervisor, admin; an admin may do anything. A route states the
+roles it admits with `role_user(...)`; `StaffUser` admits every role.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import time
 from dataclasses import dataclass
-from typing import Annotated
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
+from api.deps import SessionDep, SessionFactoryDep
 from geo.errors import AuthenticationError, ForbiddenError
+from geo.users import ROLES, csrf_token, session_user, set_actor
 from layers.declarations import Audience
 
-
-@dataclass(frozen=True)
-class User:
-    """An authenticated caller."""
-
-    name: str
-    role: str  # "staff" | "admin"
-
-
 SESSION_COOKIE = "permitmap_session"
-SESSION_SECONDS = 12 * 3600
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def _signature(token: str, message: str) -> str:
-    return hmac.new(token.encode(), message.encode(), hashlib.sha256).hexdigest()
+@dataclass(frozen=True)
+class User:
+    """An authenticated caller: a user or a service token."""
+
+    name: str
+    role: str
+    user_id: int | None = None
+    county_code: str | None = None
+
+    def may(self, roles: tuple[str, ...]) -> bool:
+        """Whether this caller's role is one of `roles` (admins may do anything)."""
+        return self.role == "admin" or self.role in roles
 
 
-def session_cookie(name: str, token: str, now: float | None = None) -> str:
-    """The cookie value that signs `name` in until SESSION_SECONDS from now."""
-    expires = int(time.time() if now is None else now) + SESSION_SECONDS
-    return f"{name}|{expires}|{_signature(token, f'session|{name}|{expires}')}"
-
-
-def csrf_token(cookie: str, token: str) -> str:
-    """The CSRF token that goes with a session cookie (pages embed it; writes send it back)."""
-    return _signature(token, f"csrf|{cookie}")
-
-
-def token_user(request: Request, token: str) -> User | None:
-    """The user a token belongs to, or None."""
+def service_user(request: Request, token: str) -> User | None:
+    """The service account a settings token belongs to, or None."""
     for known, (name, role) in request.app.state.settings.auth.tokens().items():
         if hmac.compare_digest(known.encode(), token.encode()):
             return User(name=name, role=role)
     return None
 
 
-def cookie_session(request: Request) -> tuple[User, str] | None:
-    """The signed-in user of a valid, unexpired session cookie and the cookie's CSRF token."""
-    cookie = request.cookies.get(SESSION_COOKIE, "")
-    parts = cookie.rsplit("|", 2)
-    if len(parts) != 3 or not parts[1].isdigit() or int(parts[1]) < time.time():
-        return None
-    name, expires, signature = parts
-    for known, (user_name, role) in request.app.state.settings.auth.tokens().items():
-        expected = _signature(known, f"session|{name}|{expires}")
-        if user_name == name and hmac.compare_digest(expected.encode(), signature.encode()):
-            return User(name=name, role=role), csrf_token(cookie, known)
-    return None
-
-
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
+    """The token of an `Authorization: Bearer …` header, if any."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
-async def current_user(request: Request) -> User | None:
-    """The caller, or None when anonymous; an unknown token is an error, not anonymity."""
-    token = _bearer(request)
-    if token is None:
-        return _cookie_user(request)
-    user = token_user(request, token)
-    if user is None:
-        raise AuthenticationError("the bearer token is not valid")
-    return user
-
-
-def _cookie_user(request: Request) -> User | None:
-    session = cookie_session(request)
-    if session is None:
+async def current_user(request: Request, sessions: SessionFactoryDep) -> User | None:
+    """The caller, or None when anonymous; an unknown bearer token is an error, not anonymity
+    (an unknown or expired cookie is anonymity: the page offers to sign in)."""
+    token = bearer_token(request)
+    if token is not None:
+        user = service_user(request, token) or await _session_lookup(sessions, token, "api")
+        if user is None:
+            raise AuthenticationError("the bearer token is not valid or has expired")
+        return user
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
         return None
-    user, expected_csrf = session
-    if request.method not in SAFE_METHODS:
+    user = await _session_lookup(sessions, cookie, "browser")
+    if user is not None and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
-        if not hmac.compare_digest(sent.encode(), expected_csrf.encode()):
+        if not hmac.compare_digest(sent.encode(), csrf_token(cookie).encode()):
             raise ForbiddenError("a signed-in page's write must send its CSRF token")
     return user
 
 
-async def require_staff(user: Annotated[User | None, Depends(current_user)]) -> User:
-    """Staff or admin, else 401."""
-    if user is None:
-        raise AuthenticationError("staff only: send an Authorization: Bearer token")
-    return user
+async def _session_lookup(sessions: Any, token: str, kind: str) -> User | None:
+    def look_up() -> User | None:
+        with sessions() as session:
+            found = session_user(session, token, kind=kind, now=datetime.now(UTC))
+        return found and User(found.username, found.role, found.user_id, found.county_code)
+
+    return await run_in_threadpool(look_up)
 
 
-async def require_admin(user: Annotated[User, Depends(require_staff)]) -> User:
-    """Admin, else 403."""
-    if user.role != "admin":
-        raise ForbiddenError("admins only")
-    return user
+class RoleCheck:
+    """A dependency admitting callers whose role is one of `roles` (and admins): 401 when
+    anonymous, 403 otherwise. It names the caller as the actor of the request's transaction, so
+    the audit triggers record who wrote. `roles` is read by the tests that walk every route."""
+
+    def __init__(self, *roles: str) -> None:
+        unknown = set(roles) - set(ROLES)
+        if unknown:
+            raise ValueError(f"unknown roles {sorted(unknown)}")
+        self.roles = roles
+
+    async def __call__(
+        self, user: Annotated[User | None, Depends(current_user)], session: SessionDep
+    ) -> User:
+        if user is None:
+            raise AuthenticationError("staff only: sign in or send an Authorization: Bearer token")
+        if not user.may(self.roles):
+            allowed = ", ".join(r for r in self.roles if r != "admin") or "admin"
+            raise ForbiddenError(f"this needs the role {allowed} (you are {user.role})")
+        await run_in_threadpool(set_actor, session, user.name)
+        return user
+
+
+def role_user(*roles: str) -> Any:
+    """`Annotated[User, …]` for a route parameter admitting these roles (and admins)."""
+    return Annotated[User, Depends(RoleCheck(*roles))]
 
 
 async def current_audience(user: Annotated[User | None, Depends(current_user)]) -> Audience:
@@ -119,6 +122,6 @@ async def current_audience(user: Annotated[User | None, Depends(current_user)]) 
     return Audience.PUBLIC if user is None else Audience.STAFF
 
 
-StaffUser = Annotated[User, Depends(require_staff)]
+StaffUser = role_user(*ROLES)
+AdminUser = role_user("admin")
 AudienceDep = Annotated[Audience, Depends(current_audience)]
-AdminUser = Annotated[User, Depends(require_admin)]

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import gc
+import getpass
 import json
 import logging
+import os
 import socket
 import sys
 import time
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.cluster import EmbeddedCluster
@@ -23,6 +26,7 @@ from geo.migrate import current_revision, downgrade, require_migrated, upgrade
 from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
 from geo.siting import SitingRequest, SitingResult, check_siting
+from geo.users import create_user, set_actor
 from layers.tiles import refresh_clusters
 
 app = typer.Typer(
@@ -37,6 +41,8 @@ db_app = typer.Typer(
 app.add_typer(db_app, name="db")
 layers_app = typer.Typer(help="Map layers: vector tile clusters.", no_args_is_help=True)
 app.add_typer(layers_app, name="layers")
+user_app = typer.Typer(help="Staff users (argon2 passwords; roles).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 MAX_DEMO_UNITS = 1_000_000
 MAX_NEAR_BOUNDARY_M = 5_000.0
@@ -168,6 +174,83 @@ def screen_command(
         f"screening run {summary.run_id}: {summary.detected} new flags, {summary.still_open} "
         f"still open, {summary.reopened} reopened, {summary.resolved} resolved "
         f"(current matches: {severities or 'none'})"
+    )
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="inspector | reviewer | supervisor | admin")],
+    display_name: Annotated[str, typer.Option(help="shown in the pages and the audit log")] = "",
+    county: Annotated[str | None, typer.Option(help="county code the user works in")] = None,
+    password_env: Annotated[
+        str | None,
+        typer.Option(help="read the password from this environment variable (else a prompt)"),
+    ] = None,
+    if_missing: Annotated[bool, typer.Option(help="do nothing if the user exists")] = False,
+) -> None:
+    """Add a staff user, e.g. the first admin: `permitmap user add alice --role admin`."""
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    with Session(engine) as session, session.begin():
+        exists = session.execute(
+            text("SELECT 1 FROM users WHERE username = :u"), {"u": username}
+        ).first()
+        if exists and if_missing:
+            typer.echo(f"user {username} exists already")
+            return
+        password = (
+            os.environ.get(password_env, "")
+            if password_env
+            else typer.prompt("password", hide_input=True, confirmation_prompt=True)
+        )
+        set_actor(session, f"cli:{getpass.getuser()}")
+        create_user(
+            session,
+            username=username,
+            display_name=display_name,
+            role=role,
+            password=password,
+            county_code=county,
+        )
+    typer.echo(f"user {username} added ({role})")
+
+
+DEMO_USERS = (  # username, role, display name
+    ("demo-admin", "admin", "演示管理员"),
+    ("demo-supervisor", "supervisor", "演示科长"),
+    ("demo-reviewer", "reviewer", "演示审核员"),
+    ("demo-inspector", "inspector", "演示执法员"),
+)
+
+
+@user_app.command("demo")
+def user_demo() -> None:
+    """Add one demo user per role (development only; password from PERMITMAP_DEMO_PASSWORD,
+    default permitmap-demo), keeping those that exist."""
+    settings = _settings()
+    if settings.auth.environment == "production":
+        raise ValidationError("demo users are refused in production")
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    password = os.environ.get("PERMITMAP_DEMO_PASSWORD", "permitmap-demo")
+    with Session(engine) as session, session.begin():
+        set_actor(session, f"cli:{getpass.getuser()}")
+        known = set(session.execute(text("SELECT username FROM users")).scalars())
+        for username, role, display_name in DEMO_USERS:
+            if username not in known:
+                create_user(
+                    session,
+                    username=username,
+                    display_name=display_name,
+                    role=role,
+                    password=password,
+                )
+    typer.echo(
+        "demo users: "
+        + ", ".join(u for u, _, _ in DEMO_USERS)
+        + " (password: $PERMITMAP_DEMO_PASSWORD or permitmap-demo)"
     )
 
 

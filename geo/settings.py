@@ -127,7 +127,7 @@ DEVELOPMENT_ADMIN_TOKENS = "dev-admin:dev-admin-token"
 
 
 class AuthSettings(BaseSettings):
-    """Bearer tokens of staff and admins, as "name:token,name:token" (SecretStr: never logged).
+    """Service tokens of staff and admins, as "name:token[:role],…" (SecretStr: never logged).
 
     Development has known default tokens so `make run` works out of the box; production refuses
     to start with them (or with none).
@@ -138,15 +138,19 @@ class AuthSettings(BaseSettings):
     environment: str = Field(default="development", pattern="^(development|production)$")
     staff_tokens: SecretStr = SecretStr(DEVELOPMENT_STAFF_TOKENS)
     admin_tokens: SecretStr = SecretStr(DEVELOPMENT_ADMIN_TOKENS)
+    session_hours: int = Field(default=12, ge=1, le=24 * 30)  # a browser sign-in
+    api_token_hours: int = Field(default=24, ge=1, le=24 * 365)  # a token from /api/auth/token
 
     def tokens(self) -> dict[str, tuple[str, str]]:
-        """token → (name, role); admins are staff too."""
+        """token → (name, role). Staff entries are `name:token` (role supervisor) or
+        `name:token:role`; admin entries have the role admin."""
         found: dict[str, tuple[str, str]] = {}
-        for role, secret in (("staff", self.staff_tokens), ("admin", self.admin_tokens)):
+        for default, secret in (("supervisor", self.staff_tokens), ("admin", self.admin_tokens)):
             for entry in filter(None, (e.strip() for e in secret.get_secret_value().split(","))):
-                name, _, token = entry.partition(":")
+                name, _, rest = entry.partition(":")
+                token, _, role = rest.partition(":")
                 if name and token:
-                    found[token] = (name, role)
+                    found[token] = (name, role if default != "admin" and role else default)
         return found
 
     def check_for_production(self) -> None:

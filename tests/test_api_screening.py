@@ -42,7 +42,8 @@ def test_anonymous_callers_get_401(client, method: str, path: str) -> None:
 def test_unknown_token_is_refused(client) -> None:
     response = client.get("/api/flags", headers={"Authorization": "Bearer guessed"})
     assert (
-        response.status_code == 401 and response.json()["title"] == "the bearer token is not valid"
+        response.status_code == 401
+        and response.json()["title"] == "the bearer token is not valid or has expired"
     )
 
 

@@ -4,25 +4,35 @@ Content Security Policy, nothing referenced off the server, the language switch.
 from __future__ import annotations
 
 import re
-import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.auth import SESSION_COOKIE, session_cookie
+from api.auth import SESSION_COOKIE
 from geo.settings import DatabaseSettings, Settings, WebSettings
+from geo.users import authenticate, create_user, open_session
 from tests.conftest import use_session
 from tests.layer_fixtures import build_world
 from web.offline import external_references
 
-TOKEN = "dev-staff-token"
+PASSWORD = "correct horse battery"
 SITE = {"geometry": {"type": "Point", "coordinates": [106.05, 29.05]}, "industry_code": "2614"}
 
 
-def signed_in(client: TestClient) -> str:
+@pytest.fixture
+def inspector(session) -> str:
+    create_user(
+        session, username="wang.li", display_name="王丽", role="inspector", password=PASSWORD
+    )
+    return "wang.li"
+
+
+def signed_in(client: TestClient, username: str = "wang.li") -> str:
     """Sign in through the form; the CSRF token the pages embed."""
-    response = client.post("/login", data={"token": TOKEN, "next": "/map"}, follow_redirects=False)
+    form = {"username": username, "password": PASSWORD, "next": "/map"}
+    response = client.post("/login", data=form, follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/map"
     assert SESSION_COOKIE in response.cookies
     page = client.get("/map")
@@ -37,27 +47,31 @@ def test_staff_pages_send_anonymous_callers_to_sign_in(client) -> None:
         assert response.headers["location"].startswith("/login?next=")
 
 
-def test_a_wrong_token_is_refused_on_the_form(client) -> None:
-    response = client.post("/login", data={"token": "guess", "next": "/map"})
-    assert response.status_code == 401
-    assert "令牌无效" in response.text
-    assert SESSION_COOKIE not in response.cookies
+def test_a_wrong_password_or_name_is_refused_on_the_form(client, inspector) -> None:
+    for username, password in ((inspector, "guess it"), ("nobody", PASSWORD)):
+        form = {"username": username, "password": password, "next": "/map"}
+        response = client.post("/login", data=form)
+        assert response.status_code == 401
+        assert "用户名或密码不正确" in response.text
+        assert SESSION_COOKIE not in response.cookies
 
 
 @pytest.mark.parametrize("target", ["//evil.example/x", "https://evil.example", "/\\evil"])
-def test_sign_in_never_redirects_off_the_site(client, target) -> None:
-    response = client.post("/login", data={"token": TOKEN, "next": target}, follow_redirects=False)
+def test_sign_in_never_redirects_off_the_site(client, inspector, target) -> None:
+    form = {"username": inspector, "password": PASSWORD, "next": target}
+    response = client.post("/login", data=form, follow_redirects=False)
     assert response.headers["location"] == "/map"
 
 
-def test_sign_in_from_another_site_is_refused(client) -> None:
-    response = client.post(
-        "/login", data={"token": TOKEN}, headers={"Origin": "https://evil.example"}
-    )
+def test_sign_in_from_another_site_is_refused(client, inspector) -> None:
+    form = {"username": inspector, "password": PASSWORD}
+    response = client.post("/login", data=form, headers={"Origin": "https://evil.example"})
     assert response.status_code == 403
 
 
-def test_the_cookie_reads_staff_data_but_writes_need_the_csrf_token(client, session) -> None:
+def test_the_cookie_reads_staff_data_but_writes_need_the_csrf_token(
+    client, session, inspector
+) -> None:
     build_world(session)
     csrf = signed_in(client)
     assert client.get("/api/flags").status_code == 200
@@ -71,19 +85,30 @@ def test_the_cookie_reads_staff_data_but_writes_need_the_csrf_token(client, sess
     assert client.get("/api/flags").status_code == 401
 
 
-def test_forged_or_expired_cookies_are_nobody(client) -> None:
-    for cookie in (
-        session_cookie("dev-staff", "not-the-token"),
-        session_cookie("dev-staff", TOKEN, now=time.time() - 13 * 3600),
-        "dev-staff|9999999999|" + "0" * 64,
-        "garbage",
-    ):
+def test_forged_expired_or_revoked_cookies_are_nobody(client, session, inspector) -> None:
+    signed_in(client)
+    stolen = client.cookies[SESSION_COOKIE]
+    client.post("/logout")
+    user = authenticate(session, inspector, PASSWORD)
+    expired = open_session(
+        session,
+        user,
+        kind="browser",
+        now=datetime.now(UTC) - timedelta(hours=13),
+        lifetime=timedelta(hours=12),
+    )
+    api_token = open_session(
+        session, user, kind="api", now=datetime.now(UTC), lifetime=timedelta(hours=1)
+    )
+    for cookie in (stolen, expired, api_token, "garbage"):
         client.cookies.set(SESSION_COOKIE, cookie)
         assert client.get("/api/flags").status_code == 401
         assert client.get("/map", follow_redirects=False).status_code == 303
 
 
-def test_pages_carry_a_strict_policy_and_reference_nothing_elsewhere(client, session) -> None:
+def test_pages_carry_a_strict_policy_and_reference_nothing_elsewhere(
+    client, session, inspector
+) -> None:
     build_world(session)
     signed_in(client)
     for path in ("/map", "/siting", "/public", "/login"):
@@ -128,7 +153,7 @@ def test_a_configured_base_map_is_allowed_by_the_policy(db_url, session) -> None
     assert "tiles.example.gov.cn/{z}/{x}/{y}.png" in response.text
 
 
-def test_home_leads_to_the_public_map_or_the_staff_map(client) -> None:
+def test_home_leads_to_the_public_map_or_the_staff_map(client, inspector) -> None:
     assert client.get("/", follow_redirects=False).headers["location"] == "/public"
     signed_in(client)
     assert client.get("/", follow_redirects=False).headers["location"] == "/map"

@@ -24,7 +24,8 @@ from data.demo.options import DemoOptions
 from data.demo.province import build_demo
 from geo.db import make_engine
 from geo.screening import screen
-from geo.settings import DEVELOPMENT_STAFF_TOKENS, DatabaseSettings, Settings
+from geo.settings import DatabaseSettings, Settings
+from geo.users import create_user
 from layers.declarations import Audience
 from layers.registry import LAYERS
 from layers.tiles import refresh_clusters
@@ -34,7 +35,7 @@ from tests.conftest import TEST_AS_OF
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-STAFF_TOKEN = DEVELOPMENT_STAFF_TOKENS.split(":", 1)[1]
+STAFF = ("li.ming", "a long enough password")
 U01 = "91500230MAA943MN1U"  # planted: inside grade I zone SY500230028-I (data/demo/README.md)
 GRADE_I_POINT = (107.76429, 29.92095)  # U01's location
 TIMEOUT = 20_000
@@ -42,12 +43,15 @@ TIMEOUT = 20_000
 
 @pytest.fixture(scope="module")
 def demo_db(db_url: str) -> str:
-    """The module's database with a 2,000-unit demo, screened, clusters built."""
+    """The module's database with a 2,000-unit demo, screened, clusters built, one user."""
     engine = make_engine(db_url)
     write_demo(engine, build_demo(DemoOptions(units=2_000, as_of=TEST_AS_OF)))
     with Session(engine) as session:
         screen(session, now=datetime(2026, 11, 24, 9, tzinfo=UTC))
         refresh_clusters(session, 16)
+        create_user(
+            session, username=STAFF[0], display_name="李明", role="supervisor", password=STAFF[1]
+        )
         session.commit()
     engine.dispose()
     return db_url
@@ -93,7 +97,8 @@ def recorded(browser, base_url, request):
 def sign_in(recorded: RecordedPage, next_path: str) -> None:
     page = recorded.page
     page.goto(f"{recorded.base_url}/login?next={next_path}")
-    page.fill("#token", STAFF_TOKEN)
+    page.fill("#username", STAFF[0])
+    page.fill("#password", STAFF[1])
     page.click("#sign-in")
     page.wait_for_url(f"**{next_path}*")
 
@@ -193,7 +198,7 @@ def test_filters_reach_tiles_and_export(recorded) -> None:
 def test_anonymous_staff_pages_go_to_sign_in(recorded) -> None:
     recorded.page.goto(f"{recorded.base_url}/map")
     assert "/login" in recorded.page.url
-    assert recorded.page.locator("#token").count() == 1
+    assert recorded.page.locator("#password").count() == 1
 
 
 def test_english_switch(recorded) -> None:

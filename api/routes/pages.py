@@ -4,27 +4,19 @@ sign-in. Data come from the same functions as the JSON API; `web.pages` renders 
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError as PydanticValidationError
 from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from api.auth import (
-    SESSION_COOKIE,
-    SESSION_SECONDS,
-    User,
-    cookie_session,
-    current_user,
-    session_cookie,
-    token_user,
-)
-from api.deps import SessionDep
+from api.auth import SESSION_COOKIE, StaffUser, User, current_user
+from api.deps import SessionDep, SessionFactoryDep
 from api.routes.siting import (
     SitingCheck,
     SitingFormDep,
@@ -35,6 +27,7 @@ from api.routes.siting import (
 from api.routes.tiles import base_url
 from geo.errors import AuthenticationError, ForbiddenError, NotFoundError, ValidationError
 from geo.siting import SitingResult
+from geo.users import authenticate, close_session, csrf_token, open_session
 from layers.declarations import Audience
 from layers.disclosure import public_unit
 from layers.metadata import describe_layer
@@ -58,22 +51,26 @@ def _language(request: Request) -> str:
     return choose_language(request.query_params.get("lang"), request.cookies.get(LANGUAGE_COOKIE))
 
 
-async def _page_user(request: Request) -> User | None:
+async def page_user(request: Request, sessions: SessionFactoryDep) -> User | None:
+    """The signed-in caller of a page, or None (a stale cookie just means "sign in again")."""
     try:
-        return await current_user(request)
+        return await current_user(request, sessions)
     except (AuthenticationError, ForbiddenError):
         return None
 
 
+PageUser = Annotated[User | None, Depends(page_user)]
+
+
 def _context(request: Request, user: User | None, **extra: Any) -> PageContext:
-    session = cookie_session(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
     basemap = request.app.state.settings.web.basemap_url or ""
     origin = urlsplit(basemap)
     return PageContext(
         language=_language(request),
         path=request.url.path,
         user=user.name if user else None,
-        csrf=session[1] if session else None,
+        csrf=csrf_token(cookie) if user and cookie else None,
         image_origins=(f"{origin.scheme}://{origin.netloc}",) if origin.netloc else (),
         extra=extra,
     )
@@ -129,9 +126,8 @@ def _map(
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request) -> Response:
+async def home(user: PageUser) -> Response:
     """Staff land on their map, everyone else on the public map."""
-    user = await _page_user(request)
     return RedirectResponse("/map" if user else "/public", status_code=303)
 
 
@@ -144,21 +140,27 @@ def login_form(request: Request, next: str = "/map") -> Response:
 
 @router.post("/login", response_class=HTMLResponse)
 def login(
-    request: Request, token: Annotated[str, Form()], next: Annotated[str, Form()] = "/map"
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form()],
+    password: Annotated[str, Form()],
+    next: Annotated[str, Form()] = "/map",
 ) -> Response:
-    """Check the token; on success set the session cookie and go on to `next`."""
+    """Check the user's password; on success open a browser session and go on to `next`."""
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.url.netloc:
         raise ForbiddenError("sign-in from another site is refused")
-    user = token_user(request, token)
+    user = authenticate(session, username, password)
     if user is None:
-        context = _context(request, None, next=_local_path(next), error=True)
+        context = _context(request, None, next=_local_path(next), error=True, username=username)
         return _respond(request, render_page("login.html", context), status_code=401)
+    lifetime = timedelta(hours=request.app.state.settings.auth.session_hours)
+    token = open_session(session, user, kind="browser", now=datetime.now(UTC), lifetime=lifetime)
     response = RedirectResponse(_local_path(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
-        session_cookie(user.name, token),
-        max_age=SESSION_SECONDS,
+        token,
+        max_age=int(lifetime.total_seconds()),
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -167,17 +169,19 @@ def login(
 
 
 @router.post("/logout")
-def logout() -> Response:
-    """Forget the session cookie."""
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the browser session and forget its cookie."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        close_session(session, cookie, now=datetime.now(UTC))
     response = RedirectResponse("/public", status_code=303)
     response.delete_cookie(SESSION_COOKIE)
     return response
 
 
 @router.get("/map", response_class=HTMLResponse)
-async def staff_map(request: Request, session: SessionDep) -> Response:
+async def staff_map(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The staff map: every layer, filters, search, the unit panel, exports."""
-    user = await _page_user(request)
     if user is None:
         return _to_login(request)
     layers, language = _map_layers(request, Audience.STAFF), _language(request)
@@ -189,18 +193,16 @@ async def staff_map(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/siting", response_class=HTMLResponse)
-async def siting_page(request: Request, session: SessionDep) -> Response:
+async def siting_page(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The planner's siting page: draw or upload a site, pick the industry, check it."""
-    user = await _page_user(request)
     if user is None:
         return _to_login(request)
     return _map_page(request, session, user, "siting", _map_layers(request, Audience.STAFF))
 
 
 @router.get("/public", response_class=HTMLResponse)
-async def public_map(request: Request, session: SessionDep) -> Response:
+async def public_map(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The public disclosure map: public layers and public fields only."""
-    user = await _page_user(request)
     return _map_page(request, session, user, "public", _map_layers(request, Audience.PUBLIC))
 
 
@@ -240,10 +242,9 @@ def _result_fragment(request: Request, user: User, result: SitingResult) -> Resp
 
 @router.post("/siting/check", response_class=HTMLResponse)
 async def siting_check_fragment(
-    body: SitingCheck, request: Request, session: SessionDep
+    body: SitingCheck, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
     """The siting page's result panel for a drawn site (HTML; the JSON is /api/siting/check)."""
-    user = await _require_page_user(request)
     return _result_fragment(request, user, run_check(session, body, request))
 
 
@@ -253,15 +254,16 @@ async def siting_file_fragment(
     session: SessionDep,
     file: Annotated[UploadFile, File()],
     form: SitingFormDep,
+    user: StaffUser,
 ) -> Response:
     """The siting page's result panel for an uploaded site."""
-    user = await _require_page_user(request)
     upload = await read_upload(file, request)
     return _result_fragment(request, user, run_file_check(session, upload, form, request))
 
 
 @router.get("/siting/report", response_class=HTMLResponse)
 async def siting_report(
+    user: PageUser,
     request: Request,
     session: SessionDep,
     geometry: str,
@@ -270,7 +272,6 @@ async def siting_report(
     project: str = "new",
 ) -> Response:
     """The printable siting report (print CSS) of a site given as GeoJSON in WGS 84."""
-    user = await _page_user(request)
     if user is None:
         return _to_login(request)
     try:
@@ -297,12 +298,12 @@ async def siting_report(
 @router.get("/public/units/{credit_code}", response_class=HTMLResponse)
 async def public_unit_page(
     credit_code: str,
+    user: PageUser,
     request: Request,
     session: SessionDep,
     site: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """A unit's public page, at a stable address (its credit code) for QR codes on outlets."""
-    user = await _page_user(request)
     try:
         record = public_unit(session, credit_code=credit_code, site=site)
     except NotFoundError as missing:
@@ -310,13 +311,6 @@ async def public_unit_page(
         return _respond(request, render_page("not_found.html", context), status_code=404)
     context = _context(request, user, **public_unit_view(record, _language(request)))
     return _respond(request, render_page("public_unit.html", context))
-
-
-async def _require_page_user(request: Request) -> User:
-    user = await current_user(request)
-    if user is None:
-        raise AuthenticationError("staff only: sign in first")
-    return user
 
 
 def _local_path(target: str) -> str:

@@ -1,0 +1,162 @@
+"""Staff users: argon2 password hashes, sign-in sessions (API tokens and browser cookies, only
+their SHA-256 stored), and the actor every write is audited under."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from geo.errors import ConflictError, ValidationError
+from geo.models import UserRole
+
+ROLES = tuple(role.value for role in UserRole)
+USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,40}$")
+MIN_PASSWORD = 10
+SESSION_KINDS = ("api", "browser")
+_HASHER = PasswordHasher()
+# Checked when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _HASHER.hash("permitmap: no such user")
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """Who a session token belongs to."""
+
+    user_id: int
+    username: str
+    role: str
+    county_code: str | None
+
+
+def set_actor(session: Session, actor: str) -> None:
+    """Name the actor of this transaction's writes in the audit log."""
+    session.execute(text("SELECT set_config('permitmap.actor', :actor, true)"), {"actor": actor})
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    password: str,
+    county_code: str | None = None,
+) -> int:
+    """Add a user; its password stored as an argon2 hash. Returns its id."""
+    if not USERNAME.match(username):
+        message = "a username is 2–40 letters, digits, '.', '_' or '-'"
+        raise ValidationError(message, field="username", value=username)
+    if role not in ROLES:
+        message = f"role must be one of {', '.join(ROLES)}"
+        raise ValidationError(message, field="role", value=role)
+    if len(password) < MIN_PASSWORD:
+        message = f"a password has at least {MIN_PASSWORD} characters"
+        raise ValidationError(message, field="password")
+    try:
+        with session.begin_nested():
+            return session.execute(
+                text(
+                    "INSERT INTO users (username, display_name, role, password_hash, county_code)"
+                    " VALUES (:u, :d, :r, :h, :c) RETURNING id"
+                ),
+                {
+                    "u": username,
+                    "d": display_name or username,
+                    "r": role,
+                    "h": _HASHER.hash(password),
+                    "c": county_code,
+                },
+            ).scalar_one()
+    except IntegrityError as error:
+        if "county_code" in str(error.orig):
+            message = "no such county"
+            raise ValidationError(message, field="county_code", value=county_code) from error
+        raise ConflictError(f"user {username!r} exists already") from error
+
+
+def authenticate(session: Session, username: str, password: str) -> SignedIn | None:
+    """The active user with this name and password, or None (same work either way)."""
+    row = session.execute(
+        text(
+            "SELECT id, username, role::text, county_code, password_hash FROM users"
+            " WHERE username = :u AND active"
+        ),
+        {"u": username},
+    ).first()
+    try:
+        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return SignedIn(row.id, row.username, row.role, row.county_code) if row else None
+
+
+def open_session(
+    session: Session, user: SignedIn, *, kind: str, now: datetime, lifetime: timedelta
+) -> str:
+    """A new random session token for the user (only its hash is stored)."""
+    token = secrets.token_urlsafe(32)
+    session.execute(
+        text(
+            "INSERT INTO auth_sessions (token_hash, user_id, kind, created_at, expires_at)"
+            " VALUES (:h, :u, :k, :now, :until)"
+        ),
+        {"h": _digest(token), "u": user.user_id, "k": kind, "now": now, "until": now + lifetime},
+    )
+    _record(session, user.username, "sign-in", user.user_id, kind)
+    return token
+
+
+def session_user(session: Session, token: str, *, kind: str, now: datetime) -> SignedIn | None:
+    """The active user of an unexpired, unrevoked session token of this kind, or None."""
+    row = session.execute(
+        text(
+            "SELECT u.id, u.username, u.role::text AS role, u.county_code"
+            " FROM auth_sessions s JOIN users u ON u.id = s.user_id"
+            " WHERE s.token_hash = :h AND s.kind = :k AND s.revoked_at IS NULL"
+            " AND s.expires_at > :now AND u.active"
+        ),
+        {"h": _digest(token), "k": kind, "now": now},
+    ).first()
+    return SignedIn(row.id, row.username, row.role, row.county_code) if row else None
+
+
+def close_session(session: Session, token: str, *, now: datetime) -> None:
+    """Revoke a session token (sign-out)."""
+    closed = session.execute(
+        text(
+            "UPDATE auth_sessions s SET revoked_at = :now FROM users u WHERE s.token_hash = :h"
+            " AND s.revoked_at IS NULL AND u.id = s.user_id RETURNING u.id, u.username, s.kind"
+        ),
+        {"h": _digest(token), "now": now},
+    ).first()
+    if closed:
+        _record(session, closed.username, "sign-out", closed.id, closed.kind)
+
+
+def _record(session: Session, username: str, action: str, user_id: int, kind: str) -> None:
+    session.execute(
+        text(
+            "INSERT INTO audit_log (actor, action, entity, entity_id, after)"
+            " VALUES (:u, :a, 'users', :id, jsonb_build_object('session', CAST(:k AS text)))"
+        ),
+        {"u": username, "a": action, "id": str(user_id), "k": kind},
+    )
+
+
+def csrf_token(session_token: str) -> str:
+    """The CSRF token of a browser session (derived from it: another site can read neither)."""
+    return hmac.new(session_token.encode(), b"csrf", hashlib.sha256).hexdigest()
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
