@@ -30,6 +30,7 @@ from api.routes import (
     units,
     zones,
 )
+from geo.clock import Clock, SystemClock
 from geo.db import database_url, make_engine, warm_pool
 from geo.settings import Settings
 from layers.cache import TileCache
@@ -38,8 +39,9 @@ from layers.tiles import TileLimits, warm_up
 from web.assets import STATIC_DIR, STATIC_URL, SWAGGER_UI_CSS, SWAGGER_UI_FAVICON, SWAGGER_UI_JS
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the permitmap application (settings from the environment when not given)."""
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the permitmap application (settings from the environment, and the system clock,
+    when not given)."""
     settings = settings or Settings()
     settings.auth.check_for_production()
 
@@ -69,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.clock = clock or SystemClock()
     app.state.tile_cache = TileCache(settings.layers.tile_cache_mb * 2**20)
     app.state.layer_extents = ExtentCache()
     install_error_handlers(app)

@@ -11,6 +11,8 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from geo.clock import Clock
+
 SessionFactory = Callable[[], AbstractContextManager[Session]]
 
 
@@ -41,3 +43,11 @@ async def get_session_factory(request: Request) -> SessionFactory:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 SessionDep = Annotated[Session, Depends(get_session)]
 SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
+
+
+def get_clock(request: Request) -> Clock:
+    """The app's clock (the system's; tests give a fixed one to `create_app`)."""
+    return request.app.state.clock
+
+
+ClockDep = Annotated[Clock, Depends(get_clock)]

@@ -740,3 +740,8 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
+
+
+# Tables of the enforcement workflow live in modules of their own (one per migration); importing
+# them here puts them in Base.metadata, which Alembic's model check compares with the database.
+from geo import models_inspections, models_penalties, models_permits, models_problems  # noqa: E402, F401
