@@ -39,7 +39,7 @@ UPGRADE_SQL = r"""
 CREATE FUNCTION audit_rows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   who text := coalesce(nullif(current_setting('permitmap.actor', true), ''), 'db:' || session_user);
-  hidden text[] := TG_ARGV;
+  hidden text[] := coalesce(TG_ARGV, '{}');  -- NULL when the trigger has no arguments
   op text := lower(TG_OP);
 BEGIN
   IF current_setting('permitmap.audit_bulk', true) = 'summary' THEN
