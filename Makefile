@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERMITMAP := $(BIN)/permitmap
 
-.PHONY: run test setup chromium gdal lint bench-load bench-screen bench-serve clean
+.PHONY: run test setup chromium gdal lint bench-load bench-screen bench-serve bench-web clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,7 @@ run: setup
 	$(PERMITMAP) demo --if-empty
 	$(PERMITMAP) screen
 	$(PERMITMAP) layers refresh
+	$(PERMITMAP) user demo
 	$(PERMITMAP) serve
 
 ## chromium: Debian's chromium for the browser tests (Playwright cannot download its own here)
@@ -64,6 +65,19 @@ bench-screen: $(STAMP)
 bench-serve: $(STAMP)
 	$(PERMITMAP) db start
 	$(BIN)/python -m bench.serve --units 1000000
+
+## bench-reminders: the monthly permit reminder list of the 1,000,000-unit demo (target < 2 s),
+## beside pandas; reuses bench-serve's scratch database (built if missing, never dropped)
+.PHONY: bench-reminders
+bench-reminders: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.reminders --units 1000000
+
+## bench-web: first paint and panning of the staff and public maps (1,000,000 units) in headless
+## chromium, beside a plain Leaflet page on tipg's tiles
+bench-web: $(STAMP) chromium
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.web --units 1000000 --reuse
 
 clean:
 	-$(PERMITMAP) db stop

@@ -17,12 +17,17 @@ from api.errors import install_error_handlers
 from api.routes import (
     auth,
     disclosure,
+    draws,
     exports,
     features,
     health,
     industries,
     ogc,
     pages,
+    penalties,
+    permits,
+    problems,
+    reports,
     rules,
     screening,
     siting,
@@ -90,7 +95,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(industries.router)
     app.include_router(exports.router)
     app.include_router(auth.router)
+    app.include_router(penalties.router)
+    app.include_router(permits.router)
+    app.include_router(reports.router)
+    app.include_router(draws.router)
     app.include_router(pages.router)
+    app.include_router(problems.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -18,15 +18,27 @@ import typer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.clock import SystemClock
 from geo.cluster import EmbeddedCluster
 from geo.db import database_url, make_engine, probe
 from geo.errors import PermitmapError, SetupError, ValidationError
 from geo.geofiles import read_geometry
 from geo.migrate import current_revision, downgrade, require_migrated, upgrade
+from geo.reminders import (
+    BUCKETS,
+    ReminderList,
+    check_county,
+    export_header,
+    export_rows,
+    monthly_reminders,
+    parse_month,
+)
+from geo.reports import check_reports
 from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
 from geo.siting import SitingRequest, SitingResult, check_siting
 from geo.users import create_user, set_actor
+from layers.export import csv_chunks, xlsx_chunks
 from layers.tiles import refresh_clusters
 
 app = typer.Typer(
@@ -43,6 +55,8 @@ layers_app = typer.Typer(help="Map layers: vector tile clusters.", no_args_is_he
 app.add_typer(layers_app, name="layers")
 user_app = typer.Typer(help="Staff users (argon2 passwords; roles).", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+reports_app = typer.Typer(help="Execution reports (执行报告).", no_args_is_help=True)
+app.add_typer(reports_app, name="reports")
 
 MAX_DEMO_UNITS = 1_000_000
 MAX_NEAR_BOUNDARY_M = 5_000.0
@@ -267,6 +281,30 @@ def layers_refresh() -> None:
     typer.echo(f"clusters up to date for {len(keys)} grids in {elapsed:.1f} s")
 
 
+@reports_app.command("check")
+def reports_check(
+    county: Annotated[str | None, typer.Option(help="only this county (6-digit code)")] = None,
+    as_of: Annotated[
+        str | None, typer.Option(help="check as of YYYY-MM-DD (default: today in China)")
+    ] = None,
+) -> None:
+    """Add last year's and this year's expected reports, then open a problem for each report
+    past due, missing or late, that has none yet (idempotent)."""
+    today = _parse_date(as_of) if as_of else SystemClock().today()
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    with Session(engine) as session, session.begin():
+        set_actor(session, f"cli:{getpass.getuser()}")
+        result = check_reports(
+            session, today=today, checked_by=f"cli:{getpass.getuser()}", county=county
+        )
+    typer.echo(
+        f"execution reports as of {today}: {result.generated} expected reports added,"
+        f" {result.opened} problems opened"
+    )
+
+
 @app.command("siting")
 def siting_command(
     file: Annotated[Path, typer.Argument(help="GeoJSON, KML, zipped Shapefile or GeoPackage")],
@@ -311,6 +349,64 @@ def _siting_report(result: SitingResult) -> str:
     ]
     lines += [f"  note: {note}" for note in result.notes]
     return "\n".join(lines)
+
+
+@app.command("reminders")
+def reminders_command(
+    month: Annotated[str | None, typer.Option(help="YYYY-MM (default: this month)")] = None,
+    county: Annotated[str | None, typer.Option(help="6-digit county code")] = None,
+    output_format: Annotated[
+        str, typer.Option("--format", help="text (counts per county), json, csv or xlsx")
+    ] = "text",
+    output: Annotated[Path | None, typer.Option(help="write to this file (xlsx needs one)")] = None,
+    lang: Annotated[str, typer.Option(help="export column titles: zh or en")] = "zh",
+) -> None:
+    """Monthly permit reminders per county: expired, expiring within 30/60/90 days, and closed
+    units' permits to cancel, e.g. `permitmap reminders --month 2026-12 --format xlsx --output
+    reminders.xlsx`."""
+    if output_format not in ("text", "json", "csv", "xlsx"):
+        raise ValidationError(f"--format is text, json, csv or xlsx, not {output_format!r}")
+    if lang not in ("zh", "en"):
+        raise ValidationError(f"--lang is zh or en, not {lang!r}")
+    if output_format == "xlsx" and output is None:
+        raise ValidationError("--format xlsx needs --output FILE")
+    first = parse_month(month, field_name="--month") if month else SystemClock().today()
+    county = check_county(county, field_name="--county")
+    settings = _settings()
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    with Session(engine) as session:
+        found = monthly_reminders(session, month=first.replace(day=1), county=county)
+    data = _reminders_bytes(found, output_format, lang)
+    if output is None:
+        sys.stdout.buffer.write(data)
+        return
+    try:
+        output.write_bytes(data)
+    except OSError as exc:
+        raise ValidationError(f"cannot write {output}: {exc.strerror}", field="--output") from exc
+    typer.echo(f"{sum(found.totals.values()):,} reminders for {found.month} written to {output}")
+
+
+def _reminders_bytes(found: ReminderList, output_format: str, lang: str) -> bytes:
+    if output_format == "json":
+        return found.to_json(indent=2) + b"\n"
+    if output_format in ("csv", "xlsx"):
+        header, rows = export_header(lang), export_rows(found, lang)
+        title = f"排污许可到期提醒 {found.month}"
+        chunks = (
+            csv_chunks(header, [rows])
+            if output_format == "csv"
+            else xlsx_chunks(title, header, [rows])
+        )
+        return b"".join(chunks)
+    lines = [f"permit reminders for {found.month} (as of {found.as_of})"]
+    lines.append(f"{'county':<24}" + "".join(f"{b:>13}" for b in BUCKETS))
+    for entry in found.counties:
+        label = f"{entry.county_code} {entry.county_name or ''}"
+        lines.append(f"{label:<24}" + "".join(f"{entry.counts[b]:>13,}" for b in BUCKETS))
+    lines.append(f"{'total':<24}" + "".join(f"{found.totals[b]:>13,}" for b in BUCKETS))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _parse_date(value: str | None) -> date:

@@ -281,6 +281,7 @@ class Permit(Timestamps, Base):
         _enum(PermitStatus, "permit_status"), nullable=False
     )
     authority: Mapped[str] = mapped_column(Text, nullable=False)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")  # 0007
 
 
 class PermitHistory(Base):
@@ -299,6 +300,7 @@ class PermitHistory(Base):
     )
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict] = mapped_column(JSONB, nullable=False)
+    actor: Mapped[str | None] = mapped_column(Text)  # migration 0007
 
 
 class Outlet(Timestamps, Base):

@@ -6,6 +6,7 @@ Nothing here is instantiated at import time: the app factory and the CLI build t
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -72,6 +73,7 @@ class Settings:
         siting: SitingSettings | None = None,
         layers: LayerSettings | None = None,
         web: WebSettings | None = None,
+        attachments: AttachmentSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
@@ -80,6 +82,27 @@ class Settings:
         self.siting = siting or SitingSettings()
         self.layers = layers or LayerSettings()
         self.web = web or WebSettings()
+        self.attachments = attachments or AttachmentSettings()
+
+
+class AttachmentSettings(BaseSettings):
+    """Evidence files of the problem ledger: where they are kept (outside every served
+    directory), how large one may be, which types are accepted (checked by content), and the
+    bounds that keep an Office file (a zip) from unpacking into a bomb."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_ATTACHMENTS_", extra="ignore")
+
+    dir: Path = PROJECT_ROOT / ".permitmap" / "attachments"
+    max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    max_unzipped_bytes: int = Field(default=100 * 1024 * 1024, ge=1024)
+    max_zip_entries: int = Field(default=2000, ge=10)
+    allowed_types: tuple[Literal["pdf", "jpeg", "png", "docx", "xlsx"], ...] = (
+        "pdf",
+        "jpeg",
+        "png",
+        "docx",
+        "xlsx",
+    )
 
 
 class WebSettings(BaseSettings):

@@ -97,10 +97,10 @@ LIMIT :limit
 
 def unit_record(session: Session, *, unit_id: int) -> dict[str, Any]:
     """Everything staff see about a unit: its columns and status, its current permit and every
-    permit newest first, its outlets with their permitted pollutants, and its flags and those
-    of its outlets (open and confirmed first, then dismissed and resolved).
-
-    `enforcement` is an empty list for now: the enforcement workflow fills it when it arrives.
+    permit newest first, its outlets with their permitted pollutants, its flags and those
+    of its outlets (open and confirmed first, then dismissed and resolved), and `enforcement`:
+    its penalty decisions (public or not) and its problems from the ledger, newest first, each
+    marked with its `kind` ('penalty' or 'problem').
     """
     unit = session.execute(text(_UNIT), {"unit": unit_id}).mappings().first()
     if unit is None:
@@ -114,7 +114,9 @@ def unit_record(session: Session, *, unit_id: int) -> dict[str, Any]:
         "permits": permits,
         "outlets": _outlets(session, unit_id),
         "flags": [dict(row) for row in session.execute(text(_FLAGS), {"unit": unit_id}).mappings()],
-        "enforcement": [],
+        "enforcement": [
+            dict(row) for row in session.execute(text(_ENFORCEMENT), {"unit": unit_id}).mappings()
+        ],
     }
 
 
@@ -134,7 +136,7 @@ SELECT u.id, u.name, u.credit_code, u.credit_code_ok, u.site_seq, u.industry_cod
        r.name AS county_name, u.address, u.status::text AS operating_status,
        u.location_source::text AS location_source, ST_X(u.geom) AS lon, ST_Y(u.geom) AS lat,
        u.created_at, u.updated_at, s.permit_id, s.permit_state, s.enforcement_status,
-       s.open_flags
+       s.open_flags, s.open_problems, s.overdue_problems
 FROM units u
 JOIN unit_status s ON s.unit_id = u.id
 LEFT JOIN industry_codes i ON i.code = u.industry_code
@@ -172,4 +174,15 @@ LEFT JOIN outlets o ON f.feature_type = 'outlet' AND o.id = f.feature_id
 WHERE (f.feature_type = 'unit' AND f.feature_id = :unit)
    OR (f.feature_type = 'outlet' AND f.feature_id IN (SELECT id FROM outlets WHERE unit_id = :unit))
 ORDER BY f.status IN ('open', 'confirmed') DESC, f.severity, f.last_seen DESC, f.id
+"""
+_ENFORCEMENT = """
+SELECT 'penalty' AS kind, id, decided_on AS on_date, decision_no AS reference, violation AS finding,
+       legal_basis, amount_yuan::float8 AS amount_yuan, public, NULL AS status,
+       NULL::date AS deadline, NULL AS department, version
+FROM penalties WHERE unit_id = :unit
+UNION ALL
+SELECT 'problem', id, opened_on, source::text || '/' || problem_type, finding, NULL, NULL, NULL,
+       status::text, deadline, department, version
+FROM problems WHERE unit_id = :unit
+ORDER BY on_date DESC, kind, id DESC
 """

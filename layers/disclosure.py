@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from geo.credit_code import is_well_formed
 from geo.errors import NotFoundError
+from geo.penalties import public_penalties
 from layers.declarations import Audience, Field, Layer
 from layers.registry import OUTLETS, UNITS
 from layers.sources import quoted
@@ -48,7 +49,8 @@ OUTLET_PUBLIC = _public_fields(OUTLETS, OUTLET_FIELDS)
 
 def public_unit(session: Session, *, credit_code: str, site: int | None) -> dict[str, Any]:
     """The disclosure record of the unit with this credit code (any case) and site (default:
-    the lowest); `penalties` is empty until administrative penalties are recorded."""
+    the lowest); `penalties` lists its public penalty decisions only (number, date, violation,
+    legal basis, amount), newest first."""
     code = credit_code.strip().upper()
     sites = _sites(session, code) if is_well_formed(code) else []
     chosen = sites[0] if site is None and sites else site
@@ -67,7 +69,8 @@ def public_unit(session: Session, *, credit_code: str, site: int | None) -> dict
     ).one()
     record = {"site": chosen, "sites": sites} | {f.name: row._mapping[f.name] for f in UNIT_PUBLIC}
     record |= {"lon": row.lon, "lat": row.lat}
-    return record | {"outlets": _outlets(session, row.unit_id), "penalties": []}
+    record["outlets"] = _outlets(session, row.unit_id)
+    return record | {"penalties": public_penalties(session, unit_id=row.unit_id)}
 
 
 def _sites(session: Session, code: str) -> list[int]:

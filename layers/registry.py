@@ -41,16 +41,20 @@ PERMIT_STATE = Style(
     ),
 )
 
+# Legend in the priority order of the `unit_status` view (migration 0010): a unit takes the
+# first class that applies to it.
 ENFORCEMENT_STATUS = Style(
     by="enforcement_status",
     classes=(
         StyleClass("violation", "#b71c1c", "违法设置（禁止类问题）", "prohibited location"),
-        StyleClass("warning", "#ef6c00", "存在待核问题", "open flags"),
-        StyleClass("expired", "#d84315", "许可证过期", "permit expired"),
-        StyleClass("revoked", "#6a1b9a", "撤销/注销/吊销", "revoked, cancelled or withdrawn"),
-        StyleClass("no_permit", "#616161", "无许可证", "no permit"),
-        StyleClass("expiring", "#f9a825", "90日内到期", "expires within 90 days"),
         StyleClass("closed", "#9e9e9e", "已关停", "closed"),
+        StyleClass("no_permit", "#616161", "无许可证", "no permit"),
+        StyleClass("revoked", "#6a1b9a", "撤销/注销/吊销", "revoked, cancelled or withdrawn"),
+        StyleClass("expired", "#d84315", "许可证过期", "permit expired"),
+        StyleClass("overdue_problem", "#c2185b", "整改逾期", "problem past its deadline"),
+        StyleClass("open_problem", "#f06292", "限期整改中", "open problem"),
+        StyleClass("warning", "#ef6c00", "存在待核问题", "open flags"),
+        StyleClass("expiring", "#f9a825", "90日内到期", "expires within 90 days"),
         StyleClass("valid", "#2e7d32", "正常", "in order"),
     ),
 )
@@ -65,7 +69,9 @@ UNITS = Layer(
     cluster_source="unit_status",
     geometry="point",
     aggregate=True,
-    sources=("units", "permits", "flags", "outlets", "industry_codes", "admin_regions"),
+    sources=(
+        *("units", "permits", "flags", "outlets", "problems", "industry_codes", "admin_regions"),
+    ),
     style=ENFORCEMENT_STATUS,
     public_style=PERMIT_STATE,
     temporal=Temporal("permit_valid_from", "permit_valid_to"),

@@ -60,6 +60,7 @@ class World:
     zone_now: int = 0
     zone_before: int = 0
     flags: dict[str, int] = field(default_factory=dict)
+    penalties: dict[str, int] = field(default_factory=dict)
 
 
 def build_world(session: Session) -> World:
@@ -86,7 +87,35 @@ def build_world(session: Session) -> World:
     world.flags["outlet"] = _flag(
         session, "outlet", world.outlets["outlet_flag"], world.zone_now, "prohibited", "open"
     )
+    for public in (True, False):
+        world.penalties["public" if public else "staff"] = _penalty(
+            session, world.units["violation"], public=public
+        )
     return world
+
+
+PUBLIC_PENALTY_NO = "渝津环罚〔2026〕1号"
+
+
+def _penalty(session: Session, unit_id: int, *, public: bool) -> int:
+    """A penalty decision on the unit: the public one discloses, the other carries the marker."""
+    marker = "" if public else f"{STAFF_MARKER} "
+    return session.execute(
+        text("""
+        INSERT INTO penalties (decision_no, unit_id, decided_on, violation, legal_basis,
+                               amount_yuan, public, created_by)
+        VALUES (:no, :unit, current_date - 30, :violation, :basis, :amount, :public, 'tester')
+        RETURNING id
+    """),
+        {
+            "no": PUBLIC_PENALTY_NO if public else f"{marker}渝津环罚〔2026〕2号",
+            "unit": unit_id,
+            "violation": f"{marker}在饮用水水源一级保护区内设置排污口",
+            "basis": f"{marker}《水污染防治法》第八十四条",
+            "amount": 200000 if public else 500000,
+            "public": public,
+        },
+    ).scalar_one()
 
 
 def _unit(session: Session, serial: int, key: str, x: float, y: float, status: str) -> int:

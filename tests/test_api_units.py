@@ -18,7 +18,7 @@ from layers.disclosure import (
 )
 from layers.registry import LAYERS, UNITS
 from tests.factories import add_unit, credit_code
-from tests.layer_fixtures import STAFF_MARKER, UNIT_CASES, build_world
+from tests.layer_fixtures import PUBLIC_PENALTY_NO, STAFF_MARKER, UNIT_CASES, build_world
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 SERIAL = {key: serial for serial, (key, *_) in enumerate(UNIT_CASES, start=1)}
@@ -207,13 +207,17 @@ def test_public_record_holds_exactly_the_disclosed_fields(client, session) -> No
         assert STAFF_MARKER not in body
         found = response.json()
         assert tuple(found) == RECORD_KEYS
-        assert found["penalties"] == []
+        # staff get the same answer
+        assert client.get(f"/api/public/units/{code_of(key)}", headers=STAFF).json() == found
+        # the world's public penalty decision (its non-public one never shows)
+        penalties = found.pop("penalties")
+        assert [p["decision_no"] for p in penalties] == (
+            [PUBLIC_PENALTY_NO] if key == "violation" else []
+        )
         leaked = keys_in(found) & (STAFF_ONLY_NAMES - PUBLIC_NAMES)
         assert not leaked, (key, leaked)
         for word in ("violation", "warning", "open_flags", "enforcement", "operating", "closed"):
             assert word not in json.dumps(found) or word in found["name"], (key, word)
-        # staff get the same answer
-        assert client.get(f"/api/public/units/{code_of(key)}", headers=STAFF).json() == found
     found = public_record(client, code_of("outlet_flag").lower())
     assert found["name"] == "测试单位outlet_flag" and found["credit_code"] == code_of("outlet_flag")
     assert found["site"] == 1 and found["sites"] == [1]

@@ -8,11 +8,12 @@ import re
 import pytest
 from sqlalchemy import text
 
-from geo.migrations.sql_0004 import VERSIONED_TABLES
+from geo.migrations.sql_0004 import VERSIONED_TABLES as VERSIONED_0004
 from layers.declarations import Audience
 from layers.registry import LAYERS
 from layers.sources import class_expression, quoted, select_list
 
+VERSIONED_TABLES = (*VERSIONED_0004, "problems")  # migration 0010 versions the problem ledger
 TYPES = {
     "string": {"text", "character varying", "character"},
     "integer": {"integer", "bigint", "smallint"},

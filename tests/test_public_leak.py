@@ -36,8 +36,9 @@ from layers.registry import LAYERS
 from layers.sources import quoted
 from tests.conftest import use_session
 from tests.factories import COUNTY, credit_code
-from tests.layer_fixtures import STAFF_MARKER, World, build_world
+from tests.layer_fixtures import PUBLIC_PENALTY_NO, STAFF_MARKER, World, build_world
 from tests.routes import flat_routes, staff_routes
+from tests.test_draws import add_published_draw
 
 STAFF = {"Authorization": "Bearer dev-admin-token"}  # admins may call every staff route
 ZOOMS = range(17)
@@ -56,6 +57,7 @@ ROUTE_QUERIES = {
         {"geometry": '{"type": "Point", "coordinates": [106.05, 29.05]}', "industry_code": "2614"}
     ),
 }
+EVIDENCE_PDF = b"%PDF-1.7\n1 0 obj<</Type/Catalog>>endobj\ntrailer<<>>\n%%EOF\n"
 # Routes the walk does not request, each with the reason.
 SKIPPED_ROUTES = {
     "/static/{path}": "vendored JS/CSS/fonts copied into the package; no database behind them",
@@ -515,6 +517,24 @@ class Walked:
     routes: list[str]
 
 
+def add_problem_with_evidence(client: TestClient, unit_id: int) -> tuple[int, int]:
+    """A problem on the unit with one evidence file (made through the API, as staff would)."""
+    body = {
+        "source": "inspection",
+        "problem_type": "inspection_finding",
+        "unit_id": unit_id,
+        "finding": f"{STAFF_MARKER} 现场检查发现",
+        "department": "执法支队",
+    }
+    problem = client.post("/api/problems", json=body, headers=STAFF)
+    assert problem.status_code == 201, problem.text
+    problem_id = problem.json()["id"]
+    files = {"file": ("evidence.pdf", EVIDENCE_PDF, "application/pdf")}
+    attached = client.post(f"/api/problems/{problem_id}/attachments", files=files, headers=STAFF)
+    assert attached.status_code == 201, attached.text
+    return problem_id, attached.json()["id"]
+
+
 @pytest.fixture
 def walked(client: TestClient, session: Session) -> Walked:
     world = build_world(session)
@@ -528,6 +548,10 @@ def walked(client: TestClient, session: Session) -> Walked:
     ).scalars()
     fillers["unit_id"] = [str(i) for i in unit_ids]
     fillers["credit_code"] = [*codes, "91500116MA5U7C1234"]  # units with flags, and no unit
+    fillers["draw_id"] = [str(add_published_draw(session))]
+    fillers["permit_id"] = [str(session.execute(text("SELECT min(id) FROM permits")).scalar())]
+    problem, attachment = add_problem_with_evidence(client, world.units["violation"])
+    fillers["problem_id"], fillers["attachment_id"] = [str(problem)], [str(attachment)]
     made, unfilled = probes(routes, sample_layers(session), fillers)
     return Walked(world, made + extra_probes(), unfilled, routes)
 
@@ -566,6 +590,9 @@ def test_anonymous_walk_sees_public_data_only(client: TestClient, walked: Walked
     assert any("permit_state" in f["properties"] for f in unit_features)
     assert any("n_none" in f["properties"] for f in unit_features)
     assert any(a.probe.url.endswith("?f=html") and a.probe.layer_id == "units" for a in served)
+    # public penalty decisions are disclosed (the non-public one carries the marker, never seen)
+    disclosures = [a for a in served if a.probe.route.startswith(("/api/public/", "/public/"))]
+    assert any(PUBLIC_PENALTY_NO in a.body.decode() for a in disclosures)
     public_tiles = [a for a in served if a.probe.url.endswith(".mvt")]
     assert all(a.cache_control.startswith("public") for a in public_tiles)
 

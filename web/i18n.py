@@ -97,6 +97,28 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "本页仅展示依法公开的排污许可信息。",
         "en": "This page shows only the permit information the law makes public.",
     },
+    # random inspections (双随机、一公开) and permit quality spot checks
+    "public_draws": {"zh": "双随机抽查结果公开", "en": "Random inspections: published draws"},
+    "draw": {"zh": "抽查批次", "en": "Draw"},
+    "draw_kind_inspection": {"zh": "双随机执法检查", "en": "Random inspection"},
+    "draw_kind_permit_quality": {"zh": "排污许可证质量抽查", "en": "Permit quality spot check"},
+    "drawn_on": {"zh": "抽取日期", "en": "Drawn on"},
+    "published_on": {"zh": "公开日期", "en": "Published on"},
+    "draw_ratios": {"zh": "抽查比例", "en": "Ratios"},
+    "positive_list_factor": {"zh": "正面清单系数", "en": "Positive-list factor"},
+    "draw_population": {"zh": "抽查范围 → 抽中", "en": "Population → drawn"},
+    "draw_seed": {"zh": "随机种子", "en": "Random seed"},
+    "draw_digest": {"zh": "结果校验码", "en": "Result digest"},
+    "draw_units": {"zh": "抽中单位", "en": "Units drawn"},
+    "inspectors": {"zh": "检查人员", "en": "Inspectors"},
+    "conclusion": {"zh": "检查结果", "en": "Result"},
+    "conclusion_pending": {"zh": "待录入", "en": "Pending"},
+    "conclusion_compliant": {"zh": "未发现问题", "en": "No problems found"},
+    "conclusion_problems_found": {"zh": "发现问题", "en": "Problems found"},
+    "conclusion_not_operating": {"zh": "停产或关闭", "en": "Not operating"},
+    "first_application": {"zh": "首次申请", "en": "First application"},
+    "re_application": {"zh": "重新申请", "en": "Re-application"},
+    "no_draws": {"zh": "暂无公开的抽查结果。", "en": "No draw has been published yet."},
 }
 
 

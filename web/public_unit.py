@@ -36,8 +36,22 @@ def public_unit_view(record: Mapping[str, Any], language: str) -> dict[str, Any]
         "facts": facts,
         "outlet_headings": [*headings, t["limits"]],
         "outlets": rows,
-        "penalties": record["penalties"],
+        "penalties": [_penalty(p, language) for p in record["penalties"]],
     }
+
+
+def _penalty(penalty: Mapping[str, Any], language: str) -> str:
+    """One public penalty decision as a line: number, date, violation, legal basis, amount."""
+    amount = f"{penalty['amount_yuan']:,.2f}"
+    if language == "zh":
+        return (
+            f"{penalty['decision_no']}（{penalty['decided_on']}）：{penalty['violation']}；"
+            f"依据 {penalty['legal_basis']}；罚款 {amount} 元"
+        )
+    return (
+        f"{penalty['decision_no']} ({penalty['decided_on']}): {penalty['violation']}; "
+        f"under {penalty['legal_basis']}; fine CNY {amount}"
+    )
 
 
 def _limits(pollutants: list[Mapping[str, Any]]) -> str:

@@ -62,7 +62,8 @@ async def page_user(request: Request, sessions: SessionFactoryDep) -> User | Non
 PageUser = Annotated[User | None, Depends(page_user)]
 
 
-def _context(request: Request, user: User | None, **extra: Any) -> PageContext:
+def page_context(request: Request, user: User | None, **extra: Any) -> PageContext:
+    """What every page knows: language, path, who is signed in, the CSRF token, `extra`."""
     cookie = request.cookies.get(SESSION_COOKIE)
     basemap = request.app.state.settings.web.basemap_url or ""
     origin = urlsplit(basemap)
@@ -76,7 +77,8 @@ def _context(request: Request, user: User | None, **extra: Any) -> PageContext:
     )
 
 
-def _respond(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+def respond_page(request: Request, page: Page, status_code: int = 200) -> HTMLResponse:
+    """The page with its CSP and hardening headers; remembers a `?lang=` choice in a cookie."""
     response = HTMLResponse(page.html, status_code=status_code)
     response.headers["Content-Security-Policy"] = page.csp
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -134,8 +136,8 @@ async def home(user: PageUser) -> Response:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/map") -> Response:
     """The sign-in form."""
-    context = _context(request, None, next=_local_path(next), error=False)
-    return _respond(request, render_page("login.html", context))
+    context = page_context(request, None, next=_local_path(next), error=False)
+    return respond_page(request, render_page("login.html", context))
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -152,8 +154,8 @@ def login(
         raise ForbiddenError("sign-in from another site is refused")
     user = authenticate(session, username, password)
     if user is None:
-        context = _context(request, None, next=_local_path(next), error=True, username=username)
-        return _respond(request, render_page("login.html", context), status_code=401)
+        context = page_context(request, None, next=_local_path(next), error=True, username=username)
+        return respond_page(request, render_page("login.html", context), status_code=401)
     lifetime = timedelta(hours=request.app.state.settings.auth.session_hours)
     token = open_session(session, user, kind="browser", now=datetime.now(UTC), lifetime=lifetime)
     response = RedirectResponse(_local_path(next), status_code=303)
@@ -222,9 +224,9 @@ def _map_page(
     **extra: Any,
 ) -> Response:
     template, shown, draw = MAP_PAGES[kind]
-    context = _context(request, user, layers=layers, page_kind=kind, **extra)
+    context = page_context(request, user, layers=layers, page_kind=kind, **extra)
     parts = _map(request, session, layers, shown, draw=draw)
-    return _respond(request, render_page(template, context, parts))
+    return respond_page(request, render_page(template, context, parts))
 
 
 def _result_fragment(request: Request, user: User, result: SitingResult) -> Response:
@@ -235,9 +237,11 @@ def _result_fragment(request: Request, user: User, result: SitingResult) -> Resp
         "media": ",".join(data["media"]),
         "project": data["project"],
     }
-    context = _context(request, user, result=data, report_url="/siting/report?" + urlencode(query))
+    context = page_context(
+        request, user, result=data, report_url="/siting/report?" + urlencode(query)
+    )
     page = render_page("_siting_result.html", context)
-    return _respond(request, page)
+    return respond_page(request, page)
 
 
 @router.post("/siting/check", response_class=HTMLResponse)
@@ -288,11 +292,11 @@ async def siting_report(
         describe_layer(LAYERS[i], Audience.STAFF, base_url(request))
         for i in ("admin_regions", "water_bodies", "rivers", *sorted(SITING_SHOWN))
     ]
-    context = _context(
+    context = page_context(
         request, user, result=result, layers=layers, generated=f"{datetime.now():%Y-%m-%d %H:%M}"
     )
     parts = _map(request, session, layers, SITING_SHOWN, site=result["geometry"])
-    return _respond(request, render_page("siting_report.html", context, parts))
+    return respond_page(request, render_page("siting_report.html", context, parts))
 
 
 @router.get("/public/units/{credit_code}", response_class=HTMLResponse)
@@ -307,10 +311,10 @@ async def public_unit_page(
     try:
         record = public_unit(session, credit_code=credit_code, site=site)
     except NotFoundError as missing:
-        context = _context(request, user, message=missing.message)
-        return _respond(request, render_page("not_found.html", context), status_code=404)
-    context = _context(request, user, **public_unit_view(record, _language(request)))
-    return _respond(request, render_page("public_unit.html", context))
+        context = page_context(request, user, message=missing.message)
+        return respond_page(request, render_page("not_found.html", context), status_code=404)
+    context = page_context(request, user, **public_unit_view(record, _language(request)))
+    return respond_page(request, render_page("public_unit.html", context))
 
 
 def _local_path(target: str) -> str:
