@@ -336,3 +336,10 @@ def test_public_page_json_blocks_parse(recorded) -> None:
     assert {layer["id"] for layer in layers} == {
         lid for lid, layer in LAYERS.items() if layer.visible_to(Audience.PUBLIC)
     }
+
+
+def test_public_draws_page_loads_offline(recorded) -> None:
+    recorded.page.goto(f"{recorded.base_url}/public/draws")
+    assert recorded.page.title().startswith("双随机")
+    assert_public_responses(recorded)
+    assert_clean(recorded)
