@@ -8,19 +8,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_app
 from geo.clock import FixedClock
-from geo.settings import AuthSettings, DatabaseSettings, Settings
 from geo.units import unit_record
-from geo.users import ROLES
 from tests.conftest import use_session
 from tests.layer_fixtures import STAFF_MARKER, build_world
+from tests.roles import as_role, role_settings
 
-TOKENS = {role: f"token-of-a-{role}" for role in ROLES}
-ACCOUNTS = {role: f"{role}-account" for role in ROLES}
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 PUBLIC_DECISION = {
@@ -41,22 +37,10 @@ PRIVATE_DECISION = {
 }
 
 
-def as_role(role: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
-
-
 @pytest.fixture
 def client(db_url, session):
     """The app with one service token per role, on a fixed date."""
-    staff = ",".join(f"{ACCOUNTS[r]}:{TOKENS[r]}:{r}" for r in ROLES if r != "admin")
-    auth = AuthSettings(
-        staff_tokens=SecretStr(staff),
-        admin_tokens=SecretStr(f"{ACCOUNTS['admin']}:{TOKENS['admin']}"),
-    )
-    settings = Settings(
-        database=DatabaseSettings(database_url=db_url, db_warm_pool=False), auth=auth
-    )
-    app = create_app(settings, clock=FixedClock(NOW))
+    app = create_app(role_settings(db_url), clock=FixedClock(NOW))
     use_session(app, session)
     with TestClient(app) as test_client:
         yield test_client

@@ -8,7 +8,6 @@ from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -22,34 +21,23 @@ from geo.permits import (
     change_permit,
     five_years,
 )
-from geo.settings import AuthSettings, DatabaseSettings, Settings
 from geo.users import ROLES, set_actor
 from tests.conftest import use_session
 from tests.factories import SQUARE, add_region, add_unit, credit_code
+from tests.roles import as_role, role_settings
 
 TODAY = date(2026, 11, 24)
 CLOCK = FixedClock(datetime(2026, 11, 24, 2, 0, tzinfo=UTC))  # 10:00 in China
-TOKENS = {role: f"token-of-a-{role}" for role in ROLES}
-ACCOUNTS = {role: f"{role}-account" for role in ROLES}
 AUTHORITY = "重庆市江津区生态环境局"
 
 
-def auth(role: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
+auth = as_role
 
 
 @pytest.fixture
 def api(db_url: str, session: Session) -> TestClient:
     """The app on a fixed date, one service token per role, requests in the test's session."""
-    staff = ",".join(f"{ACCOUNTS[r]}:{TOKENS[r]}:{r}" for r in ROLES if r != "admin")
-    settings = Settings(
-        database=DatabaseSettings(database_url=db_url, db_warm_pool=False),
-        auth=AuthSettings(
-            staff_tokens=SecretStr(staff),
-            admin_tokens=SecretStr(f"{ACCOUNTS['admin']}:{TOKENS['admin']}"),
-        ),
-    )
-    app = create_app(settings, clock=CLOCK)
+    app = create_app(role_settings(db_url), clock=CLOCK)
     use_session(app, session)
     with TestClient(app) as client:
         yield client

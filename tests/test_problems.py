@@ -7,41 +7,27 @@ from datetime import UTC, date, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_app
 from geo.clock import FixedClock
 from geo.errors import ValidationError
 from geo.problems import STATUSES, TRANSITIONS, add_months, open_problem
-from geo.settings import AttachmentSettings, AuthSettings, DatabaseSettings, Settings
+from geo.settings import AttachmentSettings
 from geo.users import ROLES
 from tests.conftest import use_session
 from tests.factories import COUNTY, add_region, add_unit, credit_code
 from tests.layer_fixtures import build_world
+from tests.roles import as_role, role_settings
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in China
 TODAY = date(2026, 11, 24)
-TOKENS = {role: f"token-of-a-{role}" for role in ROLES}
-ACCOUNTS = {role: f"{role}-account" for role in ROLES}
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 OTHER_COUNTY = "500117"
 
 
-def as_role(role: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
-
-
 def make_client(db_url, session, tmp_path, clock=None) -> TestClient:
-    staff = ",".join(f"{ACCOUNTS[r]}:{TOKENS[r]}:{r}" for r in ROLES if r != "admin")
-    settings = Settings(
-        database=DatabaseSettings(database_url=db_url, db_warm_pool=False),
-        auth=AuthSettings(
-            staff_tokens=SecretStr(staff),
-            admin_tokens=SecretStr(f"{ACCOUNTS['admin']}:{TOKENS['admin']}"),
-        ),
-        attachments=AttachmentSettings(dir=tmp_path / "evidence"),
-    )
+    settings = role_settings(db_url, attachments=AttachmentSettings(dir=tmp_path / "evidence"))
     app = create_app(settings, clock=clock or FixedClock(NOW))
     use_session(app, session)
     return TestClient(app)

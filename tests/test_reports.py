@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -19,15 +18,13 @@ from api.app import create_app
 from geo.clock import FixedClock
 from geo.errors import ConflictError, QueryError, ValidationError
 from geo.reports import check_reports, generate_reports, list_reports, submit_report
-from geo.settings import AuthSettings, DatabaseSettings, Settings
-from geo.users import ROLES
 from tests.conftest import use_session
 from tests.dbtools import create_database, database_url_for, drop_database
 from tests.factories import add_permit, add_region, add_unit, credit_code
+from tests.roles import as_role, role_settings
 
 TODAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
-TOKENS = {role: f"token-of-a-{role}" for role in ROLES}
 PERMITMAP = str(Path(sys.executable).parent / "permitmap")
 
 
@@ -188,21 +185,10 @@ def test_submission_rules(session, region) -> None:
 
 @pytest.fixture
 def client(db_url, session):
-    staff = ",".join(f"{r}-account:{TOKENS[r]}:{r}" for r in ROLES if r != "admin")
-    auth = AuthSettings(
-        staff_tokens=SecretStr(staff), admin_tokens=SecretStr(f"admin-account:{TOKENS['admin']}")
-    )
-    settings = Settings(
-        database=DatabaseSettings(database_url=db_url, db_warm_pool=False), auth=auth
-    )
-    app = create_app(settings, clock=FixedClock(NOW))
+    app = create_app(role_settings(db_url), clock=FixedClock(NOW))
     use_session(app, session)
     with TestClient(app) as test_client:
         yield test_client
-
-
-def as_role(role: str | None) -> dict[str, str]:
-    return {"Authorization": f"Bearer {TOKENS[role]}"} if role else {}
 
 
 def test_the_api(client, session, region) -> None:

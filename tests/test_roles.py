@@ -7,32 +7,20 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import SecretStr
 from sqlalchemy import text
 
 from api.app import create_app
-from geo.settings import AuthSettings, DatabaseSettings, Settings
 from geo.users import ROLES, create_user, set_actor
 from tests.conftest import use_session
 from tests.layer_fixtures import build_world
+from tests.roles import TOKENS, role_settings
 from tests.routes import staff_routes
-
-TOKENS = {role: f"token-of-a-{role}" for role in ROLES}
-ACCOUNTS = {role: f"{role}-account" for role in ROLES}
 
 
 @pytest.fixture
 def role_client(db_url, session):
     """The app with one service token per role."""
-    staff = ",".join(f"{ACCOUNTS[r]}:{TOKENS[r]}:{r}" for r in ROLES if r != "admin")
-    auth = AuthSettings(
-        staff_tokens=SecretStr(staff),
-        admin_tokens=SecretStr(f"{ACCOUNTS['admin']}:{TOKENS['admin']}"),
-    )
-    settings = Settings(
-        database=DatabaseSettings(database_url=db_url, db_warm_pool=False), auth=auth
-    )
-    app = create_app(settings)
+    app = create_app(role_settings(db_url))
     use_session(app, session)
     with TestClient(app) as client:
         yield client
