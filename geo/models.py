@@ -285,7 +285,9 @@ class Permit(Timestamps, Base):
 
 
 class PermitHistory(Base):
-    """Append-only history of a permit (issue, 变更, 延续, 撤销 …), written by a trigger."""
+    """Append-only history of a permit: a row per lifecycle transition (issue, change 变更, renew
+    延续, revoke, cancel, withdraw) written by geo/permits.py, and by migration 0001's triggers
+    for writes outside the lifecycle (loads, psql)."""
 
     __tablename__ = "permit_history"
 

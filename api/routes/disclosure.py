@@ -69,6 +69,6 @@ def get_public_unit(
     ] = None,
 ) -> dict[str, Any]:
     """The disclosure record of a unit: name, credit code, site, management category, industry,
-    county, location, permit number, validity and state; outlets with permitted limits.
-    `penalties` stays empty until administrative penalties are recorded."""
+    county, location, permit number, validity and state; outlets with permitted limits; the
+    penalty decisions recorded as public."""
     return public_unit(session, credit_code=credit_code, site=site)

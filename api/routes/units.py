@@ -52,6 +52,8 @@ class UnitOut(BaseModel):
     permit_state: str
     enforcement_status: str
     open_flags: int
+    open_problems: int
+    overdue_problems: int
 
 
 class PermitOut(BaseModel):
@@ -142,6 +144,6 @@ def search(
 @router.get("/{unit_id}", response_model=UnitRecordOut)
 def get_unit(unit_id: int, session: SessionDep, user: StaffUser) -> UnitRecordOut:
     """A unit's record: its columns and status, current permit and permit history (newest
-    first), outlets with permitted limits, and flags. `enforcement` stays empty until the
-    enforcement workflow records cases."""
+    first), outlets with permitted limits, flags, and `enforcement` (its penalty decisions and
+    problems)."""
     return UnitRecordOut(**unit_record(session, unit_id=unit_id))
