@@ -10,6 +10,7 @@ Screenshots go to test-artifacts/ (kept by CI as artifacts).
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -115,6 +116,19 @@ def assert_clean(recorded: RecordedPage) -> None:
     assert hosts <= {recorded.local_host}
 
 
+def province_bounds(recorded: RecordedPage) -> tuple[float, float, float, float]:
+    bounds = recorded.page.evaluate("permitmap.grids.units.options.bounds.toBBoxString()")
+    return tuple(float(v) for v in bounds.split(","))
+
+
+def tile_west(x: int, z: int) -> float:
+    return x / 2**z * 360 - 180
+
+
+def tile_north(y: int, z: int) -> float:
+    return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * y / 2**z))))
+
+
 def tile_responses(recorded: RecordedPage, layer: str) -> list:
     return [r for r in recorded.responses if f"/tiles/{layer}/" in r.url]
 
@@ -140,6 +154,12 @@ def test_staff_map_loads_offline(recorded) -> None:
     units = tile_responses(recorded, "units")
     assert units and all(r.status == 200 for r in units)
     assert tile_responses(recorded, "admin_regions")  # permitmap's own base map
+    west, south, east, north = province_bounds(recorded)
+    for response in recorded.responses:  # no layer asks for tiles outside the province
+        if "/tiles/" in response.url and ".mvt" in response.url:
+            z, x, y = (int(v) for v in response.url.split("?")[0][:-4].split("/")[-3:])
+            assert tile_west(x, z) <= east + 0.1 and tile_west(x + 1, z) >= west - 0.1
+            assert tile_north(y + 1, z) <= north + 0.1 and tile_north(y, z) >= south - 0.1
     legend = recorded.page.locator(".pm-legend-layer[data-layer=units] li")
     assert legend.count() == len(LAYERS["units"].style.classes)
     assert_clean(recorded)

@@ -43,6 +43,9 @@ class MapSpec:
     language: str
     bounds: tuple[float, float, float, float] | None  # west, south, east, north
     max_zoom: int | None = None  # when fitting small bounds (a site)
+    # where the data are (the province): no layer asks for tiles outside it (west, south, east,
+    # north; None: anywhere)
+    data_bounds: tuple[float, float, float, float] | None = None
     draw: bool = False
     xyz_url: str | None = None
     xyz_attribution: str = ""
@@ -82,6 +85,7 @@ def build_map(spec: MapSpec) -> MapParts:
         folium.TileLayer(spec.xyz_url, attr=attribution, name=attribution, overlay=False).add_to(
             world
         )
+    extent = json.dumps(_padded(spec.data_bounds))
     drawn: dict[str, VectorGridProtobuf] = {}
     for layer in spec.layers:
         layer_id = layer["id"]
@@ -89,7 +93,7 @@ def build_map(spec: MapSpec) -> MapParts:
         grid = VectorGridProtobuf(
             f"/tiles/{layer_id}/{{z}}/{{x}}/{{y}}.mvt",
             name=layer[title_key],
-            options=f"permitmap.vectorOptions({json.dumps(layer_id)})",
+            options=f"permitmap.vectorOptions({json.dumps(layer_id)}, {extent})",
             overlay=layer_id not in BASE_LAYERS,
             control=layer_id not in BASE_LAYERS,
             show=layer_id in BASE_LAYERS or layer_id in spec.shown,
@@ -108,6 +112,16 @@ def build_map(spec: MapSpec) -> MapParts:
     root = world.get_root()
     root.render()
     return MapParts(root.header.render(), root.html.render(), root.script.render())
+
+
+def _padded(
+    bounds: tuple[float, float, float, float] | None, margin: float = 0.05
+) -> list[list[float]] | None:
+    """Leaflet [[south, west], [north, east]] of `bounds` widened by `margin` degrees."""
+    if bounds is None:
+        return None
+    west, south, east, north = bounds
+    return [[south - margin, west - margin], [north + margin, east + margin]]
 
 
 def _base_title(language: str) -> str:

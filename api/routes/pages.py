@@ -107,11 +107,9 @@ def _map(
     site: dict[str, Any] | None = None,
 ) -> MapParts:
     """The page's map, fitted to the province (or to `site`, a GeoJSON geometry)."""
-    max_zoom = None
-    if site is not None:
-        bounds, max_zoom = shape(site).bounds, 15
-    else:
-        bounds = request.app.state.layer_extents.bounds(session, LAYERS["admin_regions"])
+    province = request.app.state.layer_extents.bounds(session, LAYERS["admin_regions"])
+    known = all(isinstance(b, float | int) for b in province)
+    bounds, max_zoom = (shape(site).bounds, 15) if site is not None else (province, None)
     valid = all(isinstance(b, float | int) for b in bounds)
     settings = request.app.state.settings.web
     spec = MapSpec(
@@ -120,6 +118,7 @@ def _map(
         language=_language(request),
         bounds=bounds if valid else None,
         max_zoom=max_zoom,
+        data_bounds=province if known else None,
         draw=draw,
         xyz_url=settings.basemap_url,
         xyz_attribution=settings.basemap_attribution,

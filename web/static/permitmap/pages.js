@@ -67,7 +67,8 @@
     };
   }
 
-  function vectorOptions(id) {
+  // `extent`: [[south, west], [north, east]] of the data; no tile is asked for outside it.
+  function vectorOptions(id, extent) {
     var layer = layerById(id);
     var styles = {};
     styles[id] = function (properties) { return featureStyle(layer, properties); };
@@ -82,6 +83,7 @@
       maxNativeZoom: layer.maxzoom,
       maxZoom: 20,
       vectorTileLayerStyles: styles,
+      bounds: extent ? L.latLngBounds(extent) : undefined,
       getFeatureId: function (f) { return f.properties.cluster ? undefined : f.properties.id; }
     };
   }
