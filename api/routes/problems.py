@@ -28,6 +28,7 @@ from geo.attachments import (
     record_attachment,
 )
 from geo.errors import NotFoundError
+from geo.problem_ledger import dashboard, get_problem, list_problems, parse_month
 from geo.problems import (
     EDIT_ROLES,
     OPEN_ROLES,
@@ -35,14 +36,10 @@ from geo.problems import (
     STATUSES,
     TRANSITIONS,
     check_evidence_allowed,
-    dashboard,
     edit_problem,
     evidence_added,
-    get_problem,
-    list_problems,
     open_from_flag,
     open_problem,
-    parse_month,
     transition,
 )
 
