@@ -27,6 +27,7 @@ from api.routes import (
     penalties,
     permits,
     problems,
+    qr,
     reports,
     rules,
     screening,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(permits.router)
     app.include_router(reports.router)
     app.include_router(draws.router)
+    app.include_router(qr.router)
     app.include_router(pages.router)
     app.include_router(problems.router)
 

@@ -113,6 +113,9 @@ class WebSettings(BaseSettings):
 
     basemap_url: str | None = Field(default=None, pattern=r"^(https?://|/)\S*\{z\}\S*$")
     basemap_attribution: str = ""
+    # the address the public reaches permitmap at, printed in outlet QR codes (default: the
+    # address of the request that makes the sheet)
+    public_base_url: str | None = Field(default=None, pattern=r"^https?://\S+$")
 
 
 class LayerSettings(BaseSettings):

@@ -150,7 +150,8 @@ def find_leaks(
     elif "json" in content_type:
         found += _json_leaks(rules, json.loads(body), layer_id, route in API_DESCRIPTIONS)
     else:
-        found += _text_leaks(rules, body.decode(), layer_id, route in API_DESCRIPTIONS)
+        text_body = body.decode("utf-8", errors="replace")  # images and files: their text parts
+        found += _text_leaks(rules, text_body, layer_id, route in API_DESCRIPTIONS)
     return found
 
 
@@ -550,6 +551,7 @@ def walked(client: TestClient, session: Session) -> Walked:
     fillers["credit_code"] = [*codes, "91500116MA5U7C1234"]  # units with flags, and no unit
     fillers["draw_id"] = [str(add_published_draw(session))]
     fillers["permit_id"] = [str(session.execute(text("SELECT min(id) FROM permits")).scalar())]
+    fillers["outlet_id"] = [str(session.execute(text("SELECT min(id) FROM outlets")).scalar())]
     problem, attachment = add_problem_with_evidence(client, world.units["violation"])
     fillers["problem_id"], fillers["attachment_id"] = [str(problem)], [str(attachment)]
     made, unfilled = probes(routes, sample_layers(session), fillers)

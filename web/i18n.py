@@ -93,6 +93,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "need_industry": {"zh": "请选择行业。", "en": "Pick an industry."},
     "error": {"zh": "出错了", "en": "Something went wrong"},
     "not_found": {"zh": "未找到该单位", "en": "No such unit"},
+    "qr_sheet": {"zh": "排放口二维码标识", "en": "Outlet QR signs"},
+    "qr_hint": {
+        "zh": "每个二维码指向该单位的信息公开页面；打印后张贴于排放口标志牌。",
+        "en": "Each code points to the unit's public page; print and fix to the outlet's sign.",
+    },
     "public_note": {
         "zh": "本页仅展示依法公开的排污许可信息。",
         "en": "This page shows only the permit information the law makes public.",

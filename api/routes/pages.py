@@ -89,7 +89,8 @@ def respond_page(request: Request, page: Page, status_code: int = 200) -> HTMLRe
     return response
 
 
-def _to_login(request: Request) -> RedirectResponse:
+def to_sign_in(request: Request) -> RedirectResponse:
+    """A redirect to the sign-in form that comes back to this page."""
     return RedirectResponse("/login?" + urlencode({"next": request.url.path}), status_code=303)
 
 
@@ -184,7 +185,7 @@ def logout(request: Request, session: SessionDep) -> Response:
 async def staff_map(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The staff map: every layer, filters, search, the unit panel, exports."""
     if user is None:
-        return _to_login(request)
+        return to_sign_in(request)
     layers, language = _map_layers(request, Audience.STAFF), _language(request)
     counties = session.execute(
         text("SELECT code, name FROM admin_regions WHERE level = 'county' ORDER BY code")
@@ -197,7 +198,7 @@ async def staff_map(user: PageUser, request: Request, session: SessionDep) -> Re
 async def siting_page(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The planner's siting page: draw or upload a site, pick the industry, check it."""
     if user is None:
-        return _to_login(request)
+        return to_sign_in(request)
     return _map_page(request, session, user, "siting", _map_layers(request, Audience.STAFF))
 
 
@@ -276,7 +277,7 @@ async def siting_report(
 ) -> Response:
     """The printable siting report (print CSS) of a site given as GeoJSON in WGS 84."""
     if user is None:
-        return _to_login(request)
+        return to_sign_in(request)
     try:
         body = SitingCheck(
             geometry=json.loads(geometry),
