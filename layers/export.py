@@ -1,9 +1,11 @@
-"""Downloads of a layer's features as CSV, XLSX or GeoJSON.
+"""Downloads of a layer's features as CSV, XLSX, GeoJSON or GeoPackage.
 
 The rows come from `layers.features` (the same conditions, CQL2 compiler and audience field split
 as OGC /items), a page at a time; the writers here turn pages into bytes. CSV and GeoJSON stream
 page by page; XLSX is assembled in a temporary file (openpyxl's write-only mode, bounded memory)
-and streamed when complete, as a zip cannot be written before its parts are.
+and streamed when complete, as a zip cannot be written before its parts are. A GeoPackage is an
+SQLite database GDAL must write to a real file: pages are appended to a named temporary file,
+which is streamed when complete and deleted afterwards (also when the client goes away).
 """
 
 from __future__ import annotations
@@ -11,13 +13,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
+import numpy as np
+import pyogrio.raw
+import shapely
+import shapely.geometry
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -27,16 +34,17 @@ from sqlalchemy.orm import Session
 
 from geo.errors import QueryError
 from layers.cql2_parse import LANGS
-from layers.declarations import Audience, Layer
+from layers.declarations import Audience, Field, Layer
 from layers.features import count_matching, feature_pages
 from layers.ogc_params import ItemsQuery, parse_bbox, parse_choice, parse_crs, parse_interval
 
-FORMATS = ("csv", "xlsx", "geojson")
+FORMATS = ("csv", "xlsx", "geojson", "gpkg")
 LANGUAGES = ("zh", "en")
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "geojson": "application/geo+json",
+    "gpkg": "application/geopackage+sqlite3",
 }
 EXPORT_PARAMETERS = (
     *("format", "lang", "filter", "filter-lang", "filter-crs", "bbox", "bbox-crs", "datetime"),
@@ -46,6 +54,8 @@ PAGE_SIZE = 5_000
 CHINA_TIME = timezone(timedelta(hours=8), "CST")  # Excel has no time zones: times in UTC+8
 LONLAT_TITLES = {"zh": ("经度", "纬度"), "en": ("longitude", "latitude")}
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+GPKG_GEOMETRY_TYPES = {"point": "Point", "line": "MultiLineString", "polygon": "MultiPolygon"}
+GDAL_UTC = 100  # GDAL's time zone flag for UTC (RFC 56)
 
 
 @dataclass(frozen=True)
@@ -78,7 +88,7 @@ class Export:
     @property
     def content_disposition(self) -> str:
         """`attachment` with an ASCII file name and the titled one per RFC 5987/6266."""
-        ext = "xlsx" if self.request.format == "xlsx" else self.request.format
+        ext = self.request.format
         titled = quote(f"{self.title}.{ext}", safe="")
         return f"attachment; filename=\"{self.layer.id}.{ext}\"; filename*=UTF-8''{titled}"
 
@@ -135,7 +145,7 @@ def prepare_export(
 
 def export_chunks(session: Session, export: Export, *, timeout_ms: int) -> Iterator[bytes]:
     """The export's bytes, read from the database a page at a time."""
-    shape = "geojson" if export.request.format == "geojson" else "values"
+    shape = "geojson" if export.request.format in ("geojson", "gpkg") else "values"
     pages = feature_pages(
         session,
         export.layer,
@@ -147,6 +157,9 @@ def export_chunks(session: Session, export: Export, *, timeout_ms: int) -> Itera
     )
     if export.request.format == "geojson":
         return geojson_chunks(export.layer.id, pages)
+    if export.request.format == "gpkg":
+        fields = export.layer.fields_for(export.audience)
+        return gpkg_chunks(export.layer, fields, export.title, export.request.lang, pages)
     header = headers(export.layer, export.audience, export.request.lang)
     if export.request.format == "csv":
         return csv_chunks(header, pages)
@@ -235,3 +248,105 @@ def geojson_chunks(name: str, pages: Iterable[list[tuple[Any, ...]]]) -> Iterato
         yield separator + ",\n".join(row[0] for row in page).encode()
         separator = b",\n"
     yield b"\n]}\n"
+
+
+def gpkg_chunks(
+    layer: Layer,
+    fields: tuple[Field, ...],
+    title: str,
+    lang: str,
+    pages: Iterable[list[tuple[Any, ...]]],
+) -> Iterator[bytes]:
+    """A GeoPackage with one layer named after the layer id: EPSG:4326 geometries, a column per
+    field named by the field's (ASCII) name, typed (dates as dates, times in UTC). The titles in
+    the export's language go in gpkg_contents: the layer's as its identifier, the columns' in
+    its description. `pages` are /items GeoJSON feature texts (CRS84, i.e. EPSG:4326 axes)."""
+    names = [f.name for f in fields]
+    options = {
+        "IDENTIFIER": title,
+        "DESCRIPTION": "; ".join(
+            f"{f.name}: {f.title_zh if lang == 'zh' else f.title_en}" for f in fields
+        ),
+    }
+    with tempfile.NamedTemporaryFile(prefix="permitmap-", suffix=".gpkg", delete=False) as file:
+        path = file.name
+    try:
+        written = False
+        for page in pages:
+            _write_gpkg_page(
+                path,
+                layer,
+                fields,
+                names,
+                [json.loads(row[0]) for row in page],
+                options,
+                append=written,
+            )
+            written = True
+        if not written:  # no feature matched: still a layer, with its columns
+            _write_gpkg_page(path, layer, fields, names, [], options, append=False)
+        with open(path, "rb") as stream:
+            while chunk := stream.read(1 << 20):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def _write_gpkg_page(
+    path: str,
+    layer: Layer,
+    fields: tuple[Field, ...],
+    names: list[str],
+    features: list[dict[str, Any]],
+    options: dict[str, str],
+    *,
+    append: bool,
+) -> None:
+    geometries = np.array(
+        [shapely.geometry.shape(f["geometry"]) if f["geometry"] else None for f in features],
+        dtype=object,
+    )
+    data, masks, tz_offsets = [], [], {}
+    for field in fields:
+        values = [f["properties"].get(field.name) for f in features]
+        array, mask = _gpkg_column(field, values)
+        data.append(array)
+        masks.append(mask)
+        if field.type == "datetime":
+            tz_offsets[field.name] = np.full(len(values), GDAL_UTC, dtype="int64")
+    pyogrio.raw.write(
+        path,
+        shapely.to_wkb(geometries),
+        data,
+        names,
+        field_mask=masks,
+        layer=layer.id,
+        driver="GPKG",
+        geometry_type=GPKG_GEOMETRY_TYPES[layer.geometry],
+        crs="EPSG:4326",
+        encoding="UTF-8",
+        promote_to_multi=layer.geometry != "point",
+        append=append,
+        layer_options=None if append else options,
+        gdal_tz_offsets=tz_offsets,
+    )
+
+
+def _gpkg_column(field: Field, values: list[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+    """A field's values (as JSON gives them) as an array of its type, and the nulls' mask."""
+    nulls = np.array([v is None for v in values], dtype=bool)
+    if field.type == "date":
+        return np.array([v or "NaT" for v in values], dtype="datetime64[D]"), None
+    if field.type == "datetime":
+        utc = [
+            "NaT" if v is None else datetime.fromisoformat(v).astimezone(UTC).replace(tzinfo=None)
+            for v in values
+        ]
+        return np.array(utc, dtype="datetime64[ms]"), None
+    if field.type == "integer":
+        return np.array([0 if v is None else v for v in values], dtype="int64"), nulls
+    if field.type == "number":
+        return np.array([np.nan if v is None else v for v in values], dtype="float64"), None
+    if field.type == "boolean":
+        return np.array([bool(v) for v in values], dtype=bool), nulls
+    return np.array([v if v is None else str(v) for v in values], dtype=object), None

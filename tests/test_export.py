@@ -1,15 +1,19 @@
-"""Layer exports: CSV (BOM, titled headers), XLSX (read back), GeoJSON; the OGC filter path,
-the audience's fields, the row cap and bad parameters."""
+"""Layer exports: CSV (BOM, titled headers), XLSX (read back), GeoJSON, GeoPackage (read back
+with pyogrio); the OGC filter path, the audience's fields, the row cap and bad parameters."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
+import sqlite3
+import tempfile
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
+import pyogrio
 import pytest
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
@@ -41,6 +45,15 @@ def read_csv(response) -> list[list[str]]:
     body = response.content.decode("utf-8")
     assert body.startswith(BOM)
     return list(csv.reader(io.StringIO(body[1:])))
+
+
+def read_gpkg(response, tmp_path: Path, name: str = "export.gpkg"):
+    """The GeoPackage's single layer as a GeoDataFrame, and its pyogrio info."""
+    assert response.headers["content-type"] == "application/geopackage+sqlite3"
+    path = tmp_path / name
+    path.write_bytes(response.content)
+    (layer,) = pyogrio.list_layers(path)[:, 0]
+    return pyogrio.read_dataframe(path, layer=layer), pyogrio.read_info(path, layer=layer)
 
 
 def sql_count(session: Session, where: str, source: str = "layer_units") -> int:
@@ -91,7 +104,7 @@ def test_staff_csv_has_staff_columns_and_english_titles(client, session) -> None
     ],
 )
 def test_filtered_exports_hold_what_the_filter_matches_in_sql(
-    client, session, cql: str, where: str
+    client, session, tmp_path: Path, cql: str, where: str
 ) -> None:
     build_world(session)
     expected = sql_count(session, where)
@@ -101,6 +114,8 @@ def test_filtered_exports_hold_what_the_filter_matches_in_sql(
     assert len(collection["features"]) == expected
     workbook = load_workbook(io.BytesIO(export(client, "units", filter=cql, format="xlsx").content))
     assert workbook.active.max_row - 1 == expected
+    frame, info = read_gpkg(export(client, "units", filter=cql, format="gpkg"), tmp_path)
+    assert len(frame) == info["features"] == expected
 
 
 def test_xlsx_has_a_titled_sheet_bold_frozen_header_and_dates(client, session) -> None:
@@ -173,6 +188,81 @@ def test_polygon_layers_export_without_lon_lat_and_in_force_zones_only(client, s
     assert [row[0] for row in regions[1:]] == ["500000", "500116"]
 
 
+def test_gpkg_has_a_layer_named_by_id_public_columns_typed_and_points(
+    client, session, tmp_path: Path
+) -> None:
+    build_world(session)
+    response = export(client, "units", format="gpkg")
+    assert response.headers["content-disposition"] == (
+        "attachment; filename=\"units.gpkg\"; filename*=UTF-8''" + quote("排污单位.gpkg")
+    )
+    frame, info = read_gpkg(response, tmp_path)
+    public = [f.name for f in UNITS.fields_for(Audience.PUBLIC)]
+    assert info["layer_name"] == "units" and info["crs"] == "EPSG:4326"
+    assert list(info["fields"]) == public
+    assert not {f.name for f in UNITS.fields if not f.public} & set(frame.columns)
+    assert STAFF_MARKER.encode() not in response.content
+    assert len(frame) == sql_count(session, "true") == len(UNIT_CASES)
+    assert info["geometry_type"] == "Point" and set(frame.geometry.geom_type) == {"Point"}
+    valid = frame[frame["name"] == "测试单位valid"].iloc[0]
+    assert (valid.geometry.x, valid.geometry.y) == pytest.approx((106.01, 29.01))
+    assert info["dtypes"][public.index("permit_valid_to")] == "datetime64[D]"  # an OGR Date
+    expected = session.execute(
+        text("SELECT permit_valid_to FROM layer_units WHERE name = '测试单位valid'")
+    ).scalar_one()
+    assert valid["permit_valid_to"].date() == expected
+    with sqlite3.connect(tmp_path / "export.gpkg") as db:
+        identifier, description = db.execute(
+            "SELECT identifier, description FROM gpkg_contents WHERE table_name = 'units'"
+        ).fetchone()
+    assert identifier == "排污单位" and "permit_state: " in description
+    staff, _ = read_gpkg(export(client, "units", headers=STAFF, format="gpkg"), tmp_path, "s.gpkg")
+    assert {"address", "enforcement_status"} <= set(staff.columns)
+
+
+def test_gpkg_of_polygons_and_of_times(client, session, tmp_path: Path) -> None:
+    build_world(session)
+    zones, info = read_gpkg(export(client, "zones_water_protection", format="gpkg"), tmp_path)
+    in_force = sql_count(session, f"kind = 'water_protection' AND {IN_FORCE_TODAY}", "layer_zones")
+    assert len(zones) == in_force == 1
+    assert info["geometry_type"] == "MultiPolygon"
+    assert set(zones.geometry.geom_type) == {"MultiPolygon"}
+    response = export(client, "flags", headers=STAFF, format="gpkg")
+    flags, _ = read_gpkg(response, tmp_path, "flags.gpkg")
+    assert len(flags) == sql_count(session, "true", "layer_flags")
+    stored = session.execute(text("SELECT min(first_seen) FROM flags")).scalar_one()
+    first_seen = flags["first_seen"].min()
+    first_seen = first_seen.tz_convert(None) if first_seen.tzinfo else first_seen
+    utc = stored.astimezone(UTC).replace(tzinfo=None)
+    assert abs(first_seen.to_pydatetime() - utc) < timedelta(milliseconds=1)
+
+
+def test_gpkg_temporary_file_is_deleted(
+    client, session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    build_world(session)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    export(client, "units", format="gpkg", filter="permit_state = 'none'")
+    export(client, "units", format="gpkg", filter="name = 'no such unit'")  # an empty layer
+    assert list(scratch.iterdir()) == []
+    fields = UNITS.fields_for(Audience.PUBLIC)
+    feature = json.dumps(
+        {
+            "type": "Feature",
+            "id": 1,
+            "geometry": {"type": "Point", "coordinates": [106, 29]},
+            "properties": {},
+        }
+    )
+    chunks = export_module.gpkg_chunks(UNITS, fields, "x", "zh", [[(feature,)]])
+    assert next(chunks).startswith(b"SQLite format 3")
+    assert len(list(scratch.iterdir())) == 1
+    chunks.close()  # the client went away
+    assert list(scratch.iterdir()) == []
+
+
 @pytest.fixture
 def many_units(session: Session) -> list[int]:
     """The world plus 40 more units, for exports of several pages."""
@@ -193,7 +283,7 @@ def many_units(session: Session) -> list[int]:
 
 
 def test_exports_read_every_page(
-    client, many_units: list[int], monkeypatch: pytest.MonkeyPatch
+    client, many_units: list[int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(export_module, "PAGE_SIZE", 7)
     rows = read_csv(export(client, "units"))
@@ -202,6 +292,8 @@ def test_exports_read_every_page(
     assert [f["id"] for f in features] == many_units
     sheet = load_workbook(io.BytesIO(export(client, "units", format="xlsx").content)).active
     assert [row[0].value for row in sheet.iter_rows(min_row=2)] == many_units
+    frame, _ = read_gpkg(export(client, "units", format="gpkg"), tmp_path)
+    assert frame["id"].tolist() == many_units
     filtered = read_csv(export(client, "units", filter="category = 'registration'"))
     assert len(filtered) - 1 == 40
 
@@ -228,6 +320,8 @@ def test_more_rows_than_the_cap_is_a_400(capped_client, session) -> None:
     )
     assert narrowed.status_code == 200
     assert len(read_csv(narrowed)) - 1 == sql_count(session, "permit_state = 'expired'") == 2
+    gpkg = capped_client.get("/api/layers/units/export", params={"format": "gpkg"})
+    assert gpkg.status_code == 400 and gpkg.json()["field"] == "filter"
 
 
 def test_settings_read_the_cap_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,5 @@
-"""Downloads of a layer's features (CSV, XLSX, GeoJSON), for whoever may see the layer."""
+"""Downloads of a layer's features (CSV, XLSX, GeoJSON, GeoPackage), for whoever may see the
+layer."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def export_layer(
     layer_id: str, request: Request, sessions: SessionFactoryDep, audience: AudienceDep
 ) -> StreamingResponse:
     """Every feature of the layer that matches, as a file: `format` csv (default; UTF-8 with a
-    BOM), xlsx or geojson; `lang` zh (default) or en for the column titles; the conditions OGC
+    BOM), xlsx, geojson or gpkg (GeoPackage: a layer named by the layer id, EPSG:4326, columns
+    named by field name); `lang` zh (default) or en for the column titles; the conditions OGC
     /items takes (CQL2 `filter`, `bbox`, `datetime`, property=value). The public gets public
     layers and fields only. More matches than PERMITMAP_EXPORT_MAX_ROWS is a 400."""
     layer = visible_layer(layer_id, audience)
