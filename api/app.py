@@ -22,6 +22,7 @@ from api.routes import (
     features,
     health,
     industries,
+    ledger_exports,
     ogc,
     pages,
     penalties,
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     # JSON and GeoJSON pages shrink ~10× at level 1; tiles arrive already gzipped and pass through
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
     app.include_router(health.router)
+    app.include_router(ledger_exports.router)  # before /api/problems/{id} and /api/flags/…
     app.include_router(screening.router)
     app.include_router(rules.router)
     app.include_router(features.router)
