@@ -10,6 +10,8 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -166,6 +168,25 @@ def demo(
     typer.echo(summary)
 
 
+def cli_actor() -> str:
+    """Who the audit log names for the command line's writes."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container's arbitrary uid)
+        return "cli"
+
+
+@contextmanager
+def cli_transaction(settings: Settings) -> Iterator[Session]:
+    """A transaction on the migrated database whose writes the audit log records as made by
+    `cli:<os user>` (every writing command goes through here)."""
+    engine = make_engine(database_url(settings.database, settings.cluster))
+    require_migrated(engine)
+    with Session(engine) as session, session.begin():
+        set_actor(session, cli_actor())
+        yield session
+
+
 @app.command("screen")
 def screen_command(
     near_boundary_m: Annotated[
@@ -178,10 +199,7 @@ def screen_command(
             f"--near-boundary-m must be between 0 and {MAX_NEAR_BOUNDARY_M:g}, "
             f"got {near_boundary_m:g}"
         )
-    settings = _settings()
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
-    with Session(engine) as session, session.begin():
+    with cli_transaction(_settings()) as session:
         summary = screen(session, now=datetime.now(UTC), near_boundary_m=near_boundary_m)
     severities = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_severity.items()))
     typer.echo(
@@ -204,10 +222,7 @@ def user_add(
     if_missing: Annotated[bool, typer.Option(help="do nothing if the user exists")] = False,
 ) -> None:
     """Add a staff user, e.g. the first admin: `permitmap user add alice --role admin`."""
-    settings = _settings()
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
-    with Session(engine) as session, session.begin():
+    with cli_transaction(_settings()) as session:
         exists = session.execute(
             text("SELECT 1 FROM users WHERE username = :u"), {"u": username}
         ).first()
@@ -219,7 +234,6 @@ def user_add(
             if password_env
             else typer.prompt("password", hide_input=True, confirmation_prompt=True)
         )
-        set_actor(session, f"cli:{getpass.getuser()}")
         create_user(
             session,
             username=username,
@@ -246,11 +260,8 @@ def user_demo() -> None:
     settings = _settings()
     if settings.auth.environment == "production":
         raise ValidationError("demo users are refused in production")
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
     password = os.environ.get("PERMITMAP_DEMO_PASSWORD", "permitmap-demo")
-    with Session(engine) as session, session.begin():
-        set_actor(session, f"cli:{getpass.getuser()}")
+    with cli_transaction(settings) as session:
         known = set(session.execute(text("SELECT username FROM users")).scalars())
         for username, role, display_name in DEMO_USERS:
             if username not in known:
@@ -272,10 +283,8 @@ def user_demo() -> None:
 def layers_refresh() -> None:
     """Rebuild the stored clusters of dense point layers that are out of date (after a load)."""
     settings = _settings()
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
     started = time.perf_counter()
-    with Session(engine) as session, session.begin():
+    with cli_transaction(settings) as session:
         keys = refresh_clusters(session, settings.layers.tile_cluster_grid)
     elapsed = time.perf_counter() - started
     typer.echo(f"clusters up to date for {len(keys)} grids in {elapsed:.1f} s")
@@ -291,14 +300,8 @@ def reports_check(
     """Add last year's and this year's expected reports, then open a problem for each report
     past due, missing or late, that has none yet (idempotent)."""
     today = _parse_date(as_of) if as_of else SystemClock().today()
-    settings = _settings()
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
-    with Session(engine) as session, session.begin():
-        set_actor(session, f"cli:{getpass.getuser()}")
-        result = check_reports(
-            session, today=today, checked_by=f"cli:{getpass.getuser()}", county=county
-        )
+    with cli_transaction(_settings()) as session:
+        result = check_reports(session, today=today, checked_by=cli_actor(), county=county)
     typer.echo(
         f"execution reports as of {today}: {result.generated} expected reports added,"
         f" {result.opened} problems opened"

@@ -99,3 +99,26 @@ def test_serve_refuses_a_port_in_use(db_url) -> None:
 
 def test_unknown_command_is_one_line() -> None:
     assert_one_line_error(run("frobnicate"), "No such command")
+
+
+def test_command_line_writes_are_audited_under_the_cli(db_url, engine) -> None:
+    done = run(
+        "user",
+        "add",
+        "cli.made",
+        "--role",
+        "inspector",
+        "--password-env",
+        "PW",
+        database_url=db_url,
+        PW="a long enough password",
+    )
+    assert done.returncode == 0, done.stderr
+    with engine.connect() as conn:
+        actor = conn.execute(
+            text(
+                "SELECT actor FROM audit_log WHERE entity = 'users' AND action = 'insert'"
+                " AND after ->> 'username' = 'cli.made'"
+            )
+        ).scalar_one()
+    assert actor.startswith("cli")
