@@ -21,6 +21,7 @@ from api.routes import (
     exports,
     features,
     health,
+    imports,
     industries,
     ledger_exports,
     ogc,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(qr.router)
     app.include_router(pages.router)
     app.include_router(problems.router)
+    app.include_router(imports.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

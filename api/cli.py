@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import gc
-import getpass
 import json
 import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,6 +17,8 @@ import typer
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from api.cli_imports import import_command
+from api.cli_support import cli_actor, cli_settings, cli_transaction
 from geo.clock import SystemClock
 from geo.cluster import EmbeddedCluster
 from geo.db import database_url, make_engine, probe
@@ -39,7 +38,7 @@ from geo.reports import check_reports
 from geo.screening import DEFAULT_NEAR_BOUNDARY_M, screen
 from geo.settings import Settings
 from geo.siting import SitingRequest, SitingResult, check_siting
-from geo.users import create_user, set_actor
+from geo.users import create_user
 from layers.export import csv_chunks, xlsx_chunks
 from layers.tiles import refresh_clusters
 
@@ -59,19 +58,16 @@ user_app = typer.Typer(help="Staff users (argon2 passwords; roles).", no_args_is
 app.add_typer(user_app, name="user")
 reports_app = typer.Typer(help="Execution reports (执行报告).", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
+app.command("import")(import_command)
 
 MAX_DEMO_UNITS = 1_000_000
 MAX_NEAR_BOUNDARY_M = 5_000.0
 
 
-def _settings() -> Settings:
-    return Settings()
-
-
 @db_app.command("start")
 def db_start() -> None:
     """Install PostgreSQL + PostGIS if needed and start the embedded cluster (idempotent)."""
-    settings = _settings()
+    settings = cli_settings()
     if settings.database.database_url:
         versions = probe(make_engine(settings.database.database_url))
         typer.echo(f"using DATABASE_URL (PostgreSQL {versions.postgres}); no embedded cluster")
@@ -85,7 +81,7 @@ def db_start() -> None:
 @db_app.command("stop")
 def db_stop() -> None:
     """Stop the embedded cluster."""
-    settings = _settings()
+    settings = cli_settings()
     if settings.database.database_url:
         typer.echo("using DATABASE_URL; there is no embedded cluster to stop")
         return
@@ -96,7 +92,7 @@ def db_stop() -> None:
 @db_app.command("status")
 def db_status() -> None:
     """Say whether the database runs, its versions and its migration revision."""
-    settings = _settings()
+    settings = cli_settings()
     if not settings.database.database_url:
         status = EmbeddedCluster(settings.cluster).status()
         if not status.running:
@@ -113,14 +109,14 @@ def db_status() -> None:
 @db_app.command("url")
 def db_url() -> None:
     """Print the SQLAlchemy URL of the database permitmap uses."""
-    settings = _settings()
+    settings = cli_settings()
     typer.echo(database_url(settings.database, settings.cluster))
 
 
 @db_app.command("migrate")
 def db_migrate(revision: str = "head") -> None:
     """Apply the migrations up to REVISION (default: head)."""
-    settings = _settings()
+    settings = cli_settings()
     engine = make_engine(database_url(settings.database, settings.cluster))
     upgrade(engine, revision)
     typer.echo(f"database at revision {current_revision(engine)}")
@@ -129,7 +125,7 @@ def db_migrate(revision: str = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: str) -> None:
     """Roll the migrations back to REVISION ("base" removes every table)."""
-    settings = _settings()
+    settings = cli_settings()
     engine = make_engine(database_url(settings.database, settings.cluster))
     downgrade(engine, revision)
     typer.echo(f"database at revision {current_revision(engine) or 'base'}")
@@ -155,7 +151,7 @@ def demo(
     if not 1 <= units <= MAX_DEMO_UNITS:
         raise ValidationError(f"--units must be between 1 and {MAX_DEMO_UNITS:,}, got {units}")
     options = DemoOptions(units=units, seed=seed, province=province, as_of=_parse_date(as_of))
-    settings = _settings()
+    settings = cli_settings()
     engine = make_engine(database_url(settings.database, settings.cluster))
     require_migrated(engine)
     if not database_is_empty(engine):
@@ -166,25 +162,6 @@ def demo(
             raise SetupError("the database already holds data: add --replace to wipe and reload it")
     summary = load_demo(engine, options, progress=True)
     typer.echo(summary)
-
-
-def cli_actor() -> str:
-    """Who the audit log names for the command line's writes."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):  # no login name (a container's arbitrary uid)
-        return "cli"
-
-
-@contextmanager
-def cli_transaction(settings: Settings) -> Iterator[Session]:
-    """A transaction on the migrated database whose writes the audit log records as made by
-    `cli:<os user>` (every writing command goes through here)."""
-    engine = make_engine(database_url(settings.database, settings.cluster))
-    require_migrated(engine)
-    with Session(engine) as session, session.begin():
-        set_actor(session, cli_actor())
-        yield session
 
 
 @app.command("screen")
@@ -199,7 +176,7 @@ def screen_command(
             f"--near-boundary-m must be between 0 and {MAX_NEAR_BOUNDARY_M:g}, "
             f"got {near_boundary_m:g}"
         )
-    with cli_transaction(_settings()) as session:
+    with cli_transaction(cli_settings()) as session:
         summary = screen(session, now=datetime.now(UTC), near_boundary_m=near_boundary_m)
     severities = ", ".join(f"{k} {v}" for k, v in sorted(summary.by_severity.items()))
     typer.echo(
@@ -222,7 +199,7 @@ def user_add(
     if_missing: Annotated[bool, typer.Option(help="do nothing if the user exists")] = False,
 ) -> None:
     """Add a staff user, e.g. the first admin: `permitmap user add alice --role admin`."""
-    with cli_transaction(_settings()) as session:
+    with cli_transaction(cli_settings()) as session:
         exists = session.execute(
             text("SELECT 1 FROM users WHERE username = :u"), {"u": username}
         ).first()
@@ -257,7 +234,7 @@ DEMO_USERS = (  # username, role, display name
 def user_demo() -> None:
     """Add one demo user per role (development only; password from PERMITMAP_DEMO_PASSWORD,
     default permitmap-demo), keeping those that exist."""
-    settings = _settings()
+    settings = cli_settings()
     if settings.auth.environment == "production":
         raise ValidationError("demo users are refused in production")
     password = os.environ.get("PERMITMAP_DEMO_PASSWORD", "permitmap-demo")
@@ -282,7 +259,7 @@ def user_demo() -> None:
 @layers_app.command("refresh")
 def layers_refresh() -> None:
     """Rebuild the stored clusters of dense point layers that are out of date (after a load)."""
-    settings = _settings()
+    settings = cli_settings()
     started = time.perf_counter()
     with cli_transaction(settings) as session:
         keys = refresh_clusters(session, settings.layers.tile_cluster_grid)
@@ -300,7 +277,7 @@ def reports_check(
     """Add last year's and this year's expected reports, then open a problem for each report
     past due, missing or late, that has none yet (idempotent)."""
     today = _parse_date(as_of) if as_of else SystemClock().today()
-    with cli_transaction(_settings()) as session:
+    with cli_transaction(cli_settings()) as session:
         result = check_reports(session, today=today, checked_by=cli_actor(), county=county)
     typer.echo(
         f"execution reports as of {today}: {result.generated} expected reports added,"
@@ -318,7 +295,7 @@ def siting_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the whole answer as JSON")] = False,
 ) -> None:
     """Check a proposed site against the zoning: verdict, rules, zones, nearest sources."""
-    settings = _settings()
+    settings = cli_settings()
     try:
         data = file.read_bytes()
     except OSError as exc:
@@ -375,7 +352,7 @@ def reminders_command(
         raise ValidationError("--format xlsx needs --output FILE")
     first = parse_month(month, field_name="--month") if month else SystemClock().today()
     county = check_county(county, field_name="--county")
-    settings = _settings()
+    settings = cli_settings()
     engine = make_engine(database_url(settings.database, settings.cluster))
     require_migrated(engine)
     with Session(engine) as session:
@@ -431,7 +408,7 @@ def serve(
 
     from api.app import create_app
 
-    settings = _settings()
+    settings = cli_settings()
     host = host or settings.server.host
     port = port or settings.server.port
     _require_free_port(host, port)

@@ -20,6 +20,7 @@ from geo.errors import (
     SetupError,
     ValidationError,
 )
+from geo.imports.base import ImportRejectedError
 
 log = logging.getLogger("permitmap.api")
 
@@ -61,6 +62,9 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
         extra = {k: v for k, v in (("field", exc.field), ("row", exc.row)) if v is not None}
         if exc.value is not None:
             extra["value"] = str(exc.value)
+    if isinstance(exc, ImportRejectedError):  # every problem of the file, not only the first
+        report = exc.report.as_dict()
+        extra |= {key: report[key] for key in ("rows", "problem_count", "problems", "notes")}
     response = problem(status, exc.message, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"

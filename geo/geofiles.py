@@ -265,13 +265,22 @@ def _layers(path: str) -> list[str]:
 
 def _shapefiles(data: bytes, max_bytes: int) -> list[str]:
     """The .shp members of a zip archive (checked against a zip bomb)."""
+    return shapefile_members(data, max_unzipped=max_bytes * ZIP_EXPANSION_LIMIT)
+
+
+def shapefile_members(data: bytes, *, max_unzipped: int) -> list[str]:
+    """The .shp members of a zipped Shapefile upload (`__MACOSX/` entries skipped).
+
+    Raises ValidationError(field="file") for a file that is not a zip archive, an archive whose
+    members unpack to more than `max_unzipped` bytes (a zip bomb), or one holding no .shp.
+    """
     try:
         members = zipfile.ZipFile(io.BytesIO(data)).infolist()
     except zipfile.BadZipFile as exc:
         raise _unreadable(exc, "the file is not a zip archive") from exc
-    if sum(m.file_size for m in members) > max_bytes * ZIP_EXPANSION_LIMIT:
+    if sum(m.file_size for m in members) > max_unzipped:
         raise ValidationError(
-            f"file: the zip archive unpacks to more than {_size(max_bytes * ZIP_EXPANSION_LIMIT)}",
+            f"file: the zip archive unpacks to more than {_size(max_unzipped)}",
             field="file",
         )
     shapefiles = [
@@ -296,6 +305,19 @@ def _read_layer(source: str, layer: str | None) -> list[BaseGeometry]:
         raise _unreadable(exc) from exc
     parts = [g for g in geometries if g is not None and not g.is_empty]
     return [_to_lonlat(g, crs) for g in parts]
+
+
+def is_lonlat(crs: CRS) -> bool:
+    """Whether `crs` is WGS84 or CGCS2000 longitude/latitude (taken as identical, as in
+    `geo.coords`), in either axis order."""
+    return any(crs.equals(known, ignore_axis_order=True) for known in _LONLAT)
+
+
+def to_lonlat(geometries: np.ndarray, crs: CRS) -> np.ndarray:
+    """An array of geometries in `crs` reprojected to EPSG:4326 (unchanged when `crs` is WGS84
+    or CGCS2000). Raises ValidationError(field="file") when the conversion fails or leaves
+    non-finite coordinates."""
+    return _to_lonlat(geometries, crs)  # shapely's transform takes arrays as well
 
 
 def _to_lonlat(geometry: BaseGeometry, crs: CRS | None) -> BaseGeometry:
@@ -385,7 +407,7 @@ def _make_valid(parts: np.ndarray) -> tuple[np.ndarray, list[str]]:
     invalid = ~shapely.is_valid(parts)
     if not invalid.any():
         return parts, []
-    notes = [_repair_note(reason) for reason in shapely.is_valid_reason(parts[invalid])]
+    notes = [repair_note(reason) for reason in shapely.is_valid_reason(parts[invalid])]
     polygonal = shapely.get_type_id(parts) == 3
     fixed = parts.copy()
     fixed[invalid & polygonal] = shapely.make_valid(
@@ -395,7 +417,8 @@ def _make_valid(parts: np.ndarray) -> tuple[np.ndarray, list[str]]:
     return _flatten(shapely.GeometryCollection(list(fixed))), list(dict.fromkeys(notes))
 
 
-def _repair_note(reason: str) -> str:
+def repair_note(reason: str) -> str:
+    """A short note from shapely's `is_valid_reason` of a geometry that was made valid."""
     where = re.sub(r"^.*\[(.*)\]$", r"at \1", reason) if "[" in reason else ""
     if "self-intersection" in reason.lower():
         return f"polygon was self-intersecting ({where}) and was made valid".replace(" ()", "")

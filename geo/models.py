@@ -195,6 +195,9 @@ class IndustryCode(Base):
     section: Mapped[str] = mapped_column(String(1), nullable=False)
     division: Mapped[str] = mapped_column(String(2), nullable=False)
     heavy_water_polluter: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    typical_category: Mapped[ManagementCategory | None] = mapped_column(  # migration 0011
+        _enum(ManagementCategory, "management_category")
+    )
 
 
 class Unit(Timestamps, Base):
@@ -748,4 +751,10 @@ class AuditEntry(Base):
 
 # Tables of the enforcement workflow live in modules of their own (one per migration); importing
 # them here puts them in Base.metadata, which Alembic's model check compares with the database.
-from geo import models_inspections, models_penalties, models_permits, models_problems  # noqa: E402, F401
+from geo import (  # noqa: E402, F401
+    models_imports,
+    models_inspections,
+    models_penalties,
+    models_permits,
+    models_problems,
+)

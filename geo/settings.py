@@ -74,6 +74,7 @@ class Settings:
         layers: LayerSettings | None = None,
         web: WebSettings | None = None,
         attachments: AttachmentSettings | None = None,
+        imports: ImportSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
@@ -83,6 +84,7 @@ class Settings:
         self.layers = layers or LayerSettings()
         self.web = web or WebSettings()
         self.attachments = attachments or AttachmentSettings()
+        self.imports = imports or ImportSettings()
 
 
 class AttachmentSettings(BaseSettings):
@@ -103,6 +105,20 @@ class AttachmentSettings(BaseSettings):
         "docx",
         "xlsx",
     )
+
+
+class ImportSettings(BaseSettings):
+    """Bounds of `permitmap import` and POST /api/imports: the largest file, the most rows, what a
+    spreadsheet (a zip) may unpack to, and from how many rows on the audit log gets one summary
+    row per table and statement instead of one row per changed row."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_IMPORT_", extra="ignore")
+
+    max_bytes: int = Field(default=512 * 1024 * 1024, ge=1024)
+    max_rows: int = Field(default=2_000_000, ge=10)
+    max_unzipped_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
+    max_problems: int = Field(default=1000, ge=10)
+    bulk_audit_rows: int = Field(default=10_000, ge=1)
 
 
 class WebSettings(BaseSettings):

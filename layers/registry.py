@@ -125,6 +125,7 @@ OUTLETS = Layer(
         _public("unit_id", INT, "单位编号", "unit id"),
         _public("unit_name", S, "单位名称", "unit name"),
         _public("credit_code", S, "统一社会信用代码", "unified social credit code", in_tiles=False),
+        _public("site_seq", INT, "厂区序号", "site number", in_tiles=False),
         _public("county_code", S, "区县代码", "county code"),
         _public("receiving_water", S, "受纳水体", "receiving water"),
         _public("permitted_limits", S, "许可排放浓度限值", "permitted limits", in_tiles=False),

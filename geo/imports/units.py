@@ -1,0 +1,310 @@
+"""Import of pollutant discharge units (排污单位) from a spreadsheet, upserted by credit code and
+site number.
+
+Rules beyond the shared fields: the industry is a GB/T 4754-2017 class (by code, or by a name the
+table knows); a unit of an industry the 名录 (2019) puts under 重点管理 is at least under 简化管理
+(size thresholds move it down one tier, never to mere registration). The other direction is not
+a rule: the 名录's generic processes (boilers, industrial kilns, surface treatment, water
+treatment; classes 109–112) put a unit of any industry under 重点管理. A new unit named exactly
+like a stored unit of the same county under another credit code is reported as a likely
+duplicate. Columns absent from the file are left as they are on update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from geo.coords import InputCRS
+from geo.imports.base import ImportReport, ImportSource, Problem
+from geo.imports.columns import Column, map_columns
+from geo.imports.fields import (
+    COUNTY,
+    CREDIT_CODE,
+    LATITUDE,
+    LONGITUDE,
+    SITE_SEQ,
+    Cells,
+    read_county,
+    read_credit_codes,
+    read_points,
+    read_site_seq,
+)
+from geo.imports.staging import (
+    SAME_POINT_DEGREES,
+    kept_point_sql,
+    locate_points,
+    location_checks,
+    point_sql,
+    report_query,
+    stage,
+)
+from geo.imports.tables import read_table
+from geo.screening import Scope
+
+CATEGORIES = {
+    **dict.fromkeys(("重点管理", "重点", "key"), "key"),
+    **dict.fromkeys(("简化管理", "简化", "simplified"), "simplified"),
+    **dict.fromkeys(("登记管理", "排污登记", "登记", "registration"), "registration"),
+}
+STATUSES = {
+    **dict.fromkeys(("运行", "生产", "正常生产", "在产", "operating"), "operating"),
+    **dict.fromkeys(("停产", "停运", "暂停生产", "suspended"), "suspended"),
+    **dict.fromkeys(("关闭", "关停", "已关闭", "closed"), "closed"),
+}
+LOCATION_SOURCES = {
+    **dict.fromkeys(("实测", "surveyed"), "surveyed"),
+    **dict.fromkeys(("申报", "reported"), "reported"),
+    **dict.fromkeys(("地址解析", "geocoded"), "geocoded"),
+    **dict.fromkeys(("高德转换", "converted_gcj02"), "converted_gcj02"),
+    **dict.fromkeys(("百度转换", "converted_bd09"), "converted_bd09"),
+}
+SOURCE_BY_CRS = {
+    InputCRS.GCJ02: "converted_gcj02",
+    InputCRS.BD09: "converted_bd09",
+}
+UNIT_COLUMNS: tuple[Column, ...] = (
+    CREDIT_CODE,
+    SITE_SEQ,
+    Column("name", ("单位名称", "排污单位名称", "企业名称", "name"), True, "the unit's name"),
+    Column(
+        "industry_code",
+        ("行业类别代码", "行业代码", "industry_code", "industry code (GB/T 4754)"),
+        False,
+        "4-digit GB/T 4754-2017 class; one of this or 行业类别 is required",
+    ),
+    Column(
+        "industry",
+        ("行业类别", "所属行业", "industry", "industry_name"),
+        False,
+        "industry name, or a text holding the code (`D4411 火力发电`)",
+    ),
+    Column(
+        "category",
+        ("管理类别", "排污许可管理类别", "category", "management category"),
+        True,
+        "重点管理 / 简化管理 / 登记管理 (or key / simplified / registration)",
+    ),
+    COUNTY,
+    Column("address", ("地址", "生产经营场所地址", "注册地址", "address"), False, "address"),
+    Column(
+        "status",
+        ("生产状态", "运行状态", "operating_status", "operating status"),
+        False,
+        "运行 / 停产 / 关闭 (operating / suspended / closed); 运行 when absent",
+    ),
+    LONGITUDE,
+    LATITUDE,
+    Column(
+        "location_source",
+        ("坐标来源", "location_source", "location source"),
+        False,
+        "实测 / 申报 / 地址解析 / 高德转换 / 百度转换; from --crs when absent",
+    ),
+)
+STAGE_TYPES = {
+    "row": "integer",
+    "credit_code": "text",
+    "site_seq": "smallint",
+    "name": "text",
+    "industry_code": "text",
+    "industry": "text",
+    "category": "management_category",
+    "county_code": "text",
+    "address": "text",
+    "status": "operating_status",
+    "location_source": "location_source",
+    "lon": "float8",
+    "lat": "float8",
+    "check_digit_ok": "boolean",
+}
+# Columns an update overwrites when the file has the field's column (field -> unit columns).
+UPDATABLE = {
+    "name": ("name",),
+    "category": ("category",),
+    "address": ("address",),
+    "status": ("status",),
+    "location_source": ("location_source",),
+}
+
+
+@dataclass(frozen=True)
+class StagedUnits:
+    """What `check` left for `write`: the fields the file gives."""
+
+    fields: frozenset[str]
+
+
+class UnitImporter:
+    """排污单位 from .xlsx/.csv."""
+
+    kind = "units"
+
+    def __init__(self, *, allow_bad_check_digit: bool = False) -> None:
+        self.allow_bad_check_digit = allow_bad_check_digit
+
+    def check(
+        self, session: Session, source: ImportSource, report: ImportReport
+    ) -> StagedUnits | None:
+        """Read, validate and stage the units; set the would-be counts."""
+        table = read_table(source.data, source.filename, limits=source.limits)
+        report.rows = len(table.frame)
+        source.progress("read", report.rows, report.rows)
+        columns = map_columns(list(table.frame.columns), UNIT_COLUMNS, report)
+        if columns is None:
+            return None
+        if not (columns.has("industry_code") or columns.has("industry")):
+            report.add(
+                Problem("the column 行业类别代码 (or 行业类别) is missing", field="行业类别代码")
+            )
+            return None
+        cells = Cells(table.frame, columns, table.row_numbers, report)
+        frame = self._parse(cells, source.crs or InputCRS.WGS84)
+        source.progress("checked", report.rows, report.rows)
+        stage(session, "import_units", frame, STAGE_TYPES)
+        self._check_in_database(session, cells, report)
+        source.progress("staged", report.rows, report.rows)
+        return StagedUnits(frozenset(columns.headers))
+
+    def _parse(self, cells: Cells, crs: InputCRS) -> pd.DataFrame:
+        codes, wrong_digit = read_credit_codes(cells)
+        sites = read_site_seq(cells)
+        cells.duplicates([codes, pd.Series(sites)], CREDIT_CODE.name, "the credit code and site")
+        lon, lat = read_points(cells, crs)
+        industry_code = cells.text("industry_code")
+        if cells.has("industry_code"):
+            bad = ~industry_code.str.fullmatch(r"\d{4}|").to_numpy(dtype=bool)
+            cells.flag(bad, "industry_code", "an industry code has 4 digits (GB/T 4754-2017)")
+        industry = cells.text("industry")
+        missing_industry = (industry_code == "").to_numpy() & (industry == "").to_numpy()
+        if missing_industry.any():
+            name = "industry_code" if cells.has("industry_code") else "industry"
+            cells.flag(missing_industry, name, "an industry is required")
+        default_source = SOURCE_BY_CRS.get(crs, "reported")
+        return pd.DataFrame(
+            {
+                "row": cells.rows,
+                "credit_code": codes.to_numpy(),
+                "site_seq": sites,
+                "name": cells.required("name").to_numpy(),
+                "industry_code": industry_code.to_numpy(),
+                "industry": industry.to_numpy(),
+                "category": cells.choice("category", CATEGORIES, None).to_numpy(),
+                "county_code": read_county(cells).to_numpy(),
+                "address": cells.text("address").to_numpy(),
+                "status": cells.choice("status", STATUSES, "operating").to_numpy(),
+                "location_source": cells.choice(
+                    "location_source", LOCATION_SOURCES, default_source
+                ).to_numpy(),
+                "lon": lon,
+                "lat": lat,
+                "check_digit_ok": ~wrong_digit,
+            }
+        )
+
+    def _check_in_database(self, session: Session, cells: Cells, report: ImportReport) -> None:
+        # the industry: a code the table holds, else a code inside the text, else a name
+        session.execute(
+            text(
+                "UPDATE import_units s SET industry_code = coalesce("
+                "  s.industry_code, substring(s.industry FROM '(?<![0-9])[0-9]{4}(?![0-9])'),"
+                "  (SELECT i.code FROM industry_codes i WHERE i.name = s.industry LIMIT 1))"
+                " WHERE s.industry_code IS NULL AND s.industry IS NOT NULL"
+            )
+        )
+        industry_header = cells.header(
+            "industry_code" if cells.has("industry_code") else "industry"
+        )
+        params = {
+            "allow_bad": self.allow_bad_check_digit,
+            "code_header": cells.header(CREDIT_CODE.name),
+            "industry_header": industry_header,
+            "category_header": cells.header("category"),
+            "name_header": cells.header("name"),
+            "lon_header": cells.header(LONGITUDE.name),
+            "county_header": cells.header(COUNTY.name) if cells.has(COUNTY.name) else None,
+        }
+        locate_points(session, "import_units")
+        checks = [
+            # a code stored already is kept as it is (the database marks a wrong check digit)
+            "SELECT s.row, CAST(:code_header AS text), s.credit_code,"
+            " 'wrong check digit (GB 32100-2015); --allow-bad-check-digit keeps such codes'"
+            " FROM import_units s WHERE NOT s.check_digit_ok AND NOT :allow_bad AND NOT EXISTS"
+            " (SELECT 1 FROM units u WHERE u.credit_code = s.credit_code)",
+            "SELECT s.row, CAST(:industry_header AS text), coalesce(s.industry_code, s.industry),"
+            " 'not a GB/T 4754-2017 industry class'"
+            " FROM import_units s WHERE (s.industry_code ~ '^[0-9]{4}$'"
+            " OR s.industry_code IS NULL AND s.industry IS NOT NULL)"
+            " AND NOT EXISTS (SELECT 1 FROM industry_codes i WHERE i.code = s.industry_code)",
+            "SELECT s.row, CAST(:category_header AS text), s.category::text,"
+            " 'the 名录 puts industry ' || i.code || ' ' || i.name || ' under '"
+            " || i.typical_category::text || ' management: a unit of it is at least simplified"
+            " (简化管理), not registered only'"
+            " FROM import_units s JOIN industry_codes i ON i.code = s.industry_code"
+            " WHERE s.category = 'registration' AND i.typical_category = 'key'",
+            "SELECT s.row, CAST(:name_header AS text), s.name,"
+            " 'a unit of this name exists in the county under credit code ' || u.credit_code"
+            " || ': the same unit under another code?'"
+            " FROM import_units s JOIN units u ON u.name = s.name"
+            " AND u.county_code = coalesce(s.county_code, s.found_county)"
+            " AND u.credit_code <> s.credit_code"
+            " WHERE NOT EXISTS (SELECT 1 FROM units k WHERE k.credit_code = s.credit_code"
+            " AND k.site_seq = s.site_seq)",
+            *location_checks("import_units", with_county=cells.has(COUNTY.name)),
+        ]
+        for check in checks:
+            report_query(session, report, check, params)
+        if report.ok:
+            self._count(session, report)
+
+    def _count(self, session: Session, report: ImportReport) -> None:
+        counts = session.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE u.id IS NULL),"
+                " count(*) FILTER (WHERE u.id IS NOT NULL)"
+                " FROM import_units s LEFT JOIN units u"
+                " ON u.credit_code = s.credit_code AND u.site_seq = s.site_seq"
+            )
+        ).one()
+        report.inserted, report.updated = int(counts[0]), int(counts[1])
+
+    def write(self, session: Session, staged: StagedUnits, report: ImportReport) -> Scope:
+        """Upsert the staged units; return the units whose place or industry changed."""
+        moved = f"NOT ST_DWithin(units.geom, EXCLUDED.geom, {SAME_POINT_DEGREES})"
+        updates = {
+            column: f"EXCLUDED.{column}"
+            for field, columns in UPDATABLE.items()
+            if field in staged.fields
+            for column in columns
+        }
+        updates |= {
+            "geom": kept_point_sql("units"),
+            "industry_code": "EXCLUDED.industry_code",
+            "county_code": "EXCLUDED.county_code",
+        }
+        if "location_source" not in staged.fields:  # follows the point only when it moved
+            updates["location_source"] = (
+                f"CASE WHEN {moved} THEN EXCLUDED.location_source ELSE units.location_source END"
+            )
+        assignments = ", ".join(f"{column} = {value}" for column, value in updates.items())
+        compared = ", ".join(f"units.{column}" for column in updates)
+        incoming = ", ".join(updates.values())
+        changed = session.execute(
+            text(
+                "INSERT INTO units (credit_code, site_seq, name, industry_code, category,"
+                " county_code, address, status, location_source, geom)"
+                " SELECT credit_code, site_seq, name, industry_code, category,"
+                " coalesce(county_code, found_county), address, status, location_source,"
+                f" {point_sql()} FROM import_units s ORDER BY s.row"
+                f" ON CONFLICT (credit_code, site_seq) DO UPDATE SET {assignments}"
+                f" WHERE ({compared}) IS DISTINCT FROM ({incoming})"
+                " RETURNING id, xmax = 0 AS inserted"
+            )
+        ).all()
+        report.inserted = sum(1 for row in changed if row.inserted)
+        report.updated = len(changed) - report.inserted
+        report.unchanged = report.rows - len(changed)
+        return Scope(unit_ids=tuple(int(row.id) for row in changed))
