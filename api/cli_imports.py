@@ -34,6 +34,10 @@ def import_command(
         str | None,
         typer.Option(help="coordinates of the file: wgs84 | cgcs2000 | gcj02 | bd09"),
     ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="a CSV's text encoding (utf-8, gbk…); detected when not given"),
+    ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="check and report; write nothing")
     ] = False,
@@ -75,6 +79,7 @@ def import_command(
             filename=file.name,
             limits=settings.imports,
             crs=parse_crs(crs) if crs else None,
+            encoding=encoding,
             progress=progress,
         )
         try:

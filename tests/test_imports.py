@@ -29,6 +29,7 @@ from geo.imports.run import ImportOptions, run_import
 from geo.settings import ImportSettings
 from tests.conftest import TEST_AS_OF, use_session
 from tests.roles import ACCOUNTS, as_role, role_settings
+from tests.test_import_tables import raw_xlsx, workbook
 
 STAFF = {"Authorization": "Bearer dev-staff-token"}
 NOW = datetime(2026, 11, 24, 8, tzinfo=UTC)
@@ -607,3 +608,54 @@ def test_api_import_reports_every_problem_as_a_422_and_writes_on_a_good_file(
         headers=as_role("admin"),
     )
     assert unknown.status_code == 422 and "unknown kind" in unknown.json()["title"]
+
+
+# ---- bad files: a clear message and nothing written ----------------------------------------------
+
+
+def bad_files() -> dict[str, tuple[bytes, str, str]]:
+    """name → (bytes, file name, words the one problem must contain)."""
+    header = {f"{col}1": title for col, title in zip("ABCDEFGH", UNIT_HEADER, strict=True)}
+    row = dict(
+        zip("ABCDEFGH", [new_code(100), "单位", "2614", "重点管理", "", "运行"], strict=False)
+    )
+    values = {f"{col}2": value for col, value in row.items()} | {"G2": 106.5, "H2": 29.5}
+    bomb = b'<?xml version="1.0"?><worksheet><sheetData>' + b" " * (20 * 2**20)
+    return {
+        "wrong encoding": (
+            csv_bytes([["x"] * 8]).replace(b"x", b"\xff\xfe\x80"),
+            "u.csv",
+            "encoding",
+        ),
+        "merged header cells": (workbook(header | values, merges=("A1:B1",)), "u.xlsx", "merged"),
+        "formulas": (workbook(header | values | {"B2": '=CONCAT("单","位")'}), "u.xlsx", "formula"),
+        "zip bomb": (raw_xlsx(bomb + b"</sheetData></worksheet>"), "u.xlsx", "suspiciously"),
+        "not a spreadsheet": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "u.xlsx", "not a spreadsheet"),
+        "legacy xls": (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512, "u.xls", ".xls"),
+        "empty": (b"", "u.csv", "empty"),
+    }
+
+
+@pytest.mark.parametrize("case", list(bad_files()))
+def test_a_bad_file_is_one_clear_problem_and_writes_nothing(
+    province, session: Session, case: str
+) -> None:
+    data, filename, words = bad_files()[case]
+    before = snapshot(session, "units")
+    report = rejected(session, "units", data, filename=filename)
+    assert report.problem_count == 1 and words in report.problems[0].message, report.as_dict()
+    assert "Traceback" not in report.problems[0].message
+    assert snapshot(session, "units") == before
+
+
+def test_empty_rows_are_skipped_and_rows_keep_their_numbers(province, session: Session) -> None:
+    lon, lat = inside_point(session)
+    data = csv_bytes(
+        [
+            [new_code(110), "第一", "2614", "重点管理", "", "运行", lon, lat],
+            [""] * 8,
+            [new_code(111), "第三", "2614", "重点管理", "", "运行", lon, "不是纬度"],
+        ]
+    )
+    report = rejected(session, "units", data)
+    assert report.rows == 2 and [p.row for p in report.problems] == [4]

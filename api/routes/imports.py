@@ -75,6 +75,9 @@ def post_import(
     clock: ClockDep,
     request: Request,
     crs: Annotated[str | None, Form(description="wgs84 | cgcs2000 | gcj02 | bd09")] = None,
+    encoding: Annotated[
+        str | None, Form(description="a CSV's encoding; detected if absent")
+    ] = None,
     dry_run: Annotated[bool, Form()] = False,
     allow_bad_check_digit: Annotated[bool, Form()] = False,
 ) -> dict:
@@ -93,6 +96,7 @@ def post_import(
         filename=file.filename or "upload",
         limits=limits,
         crs=parse_crs(crs) if crs else None,
+        encoding=encoding,
     )
     options = ImportOptions(dry_run=dry_run, allow_bad_check_digit=allow_bad_check_digit)
     report = run_import(session, kind, source, options=options, now=clock.now())

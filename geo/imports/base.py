@@ -37,6 +37,7 @@ class ImportSource:
     filename: str
     limits: ImportSettings
     crs: InputCRS | None = None  # None: as the file declares (GIS files), else WGS84
+    encoding: str | None = None  # a CSV's text encoding; None: detected
     progress: ProgressCallback = no_progress
 
 

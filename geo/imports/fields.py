@@ -11,8 +11,9 @@ import pandas as pd
 
 from geo.coords import InputCRS, to_wgs84_arrays
 from geo.credit_code import ALPHABET, check_digits, is_well_formed
-from geo.imports.base import ImportReport, Problem
-from geo.imports.columns import Column, ColumnMap, report_where
+from geo.imports.base import ImportReport, ImportSource, Problem
+from geo.imports.columns import Column, ColumnMap, map_columns, report_where
+from geo.imports.tables import read_table
 from geo.imports.values import blank, parse_angles, parse_choices, parse_integers, parse_numbers
 
 CREDIT_CODE = Column(
@@ -128,6 +129,20 @@ class Cells:
             ]
         )
         self.report.problem_count += max(len(positions) - room, 0)
+
+
+def read_cells(
+    source: ImportSource, report: ImportReport, spec: tuple[Column, ...]
+) -> Cells | None:
+    """Read a spreadsheet source and match its columns to `spec` (None when columns are
+    missing or repeated: the problems are in the report)."""
+    table = read_table(source.data, source.filename, limits=source.limits, encoding=source.encoding)
+    report.rows = len(table.frame)
+    source.progress("read", report.rows, report.rows)
+    columns = map_columns(list(table.frame.columns), spec, report)
+    if columns is None:
+        return None
+    return Cells(table.frame, columns, table.row_numbers, report)
 
 
 def read_credit_codes(cells: Cells) -> tuple[pd.Series, np.ndarray]:

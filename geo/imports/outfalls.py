@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from geo.coords import InputCRS
 from geo.imports.base import ImportReport, ImportSource
-from geo.imports.columns import Column, map_columns
-from geo.imports.fields import LATITUDE, LONGITUDE, Cells, read_points
+from geo.imports.columns import Column
+from geo.imports.fields import LATITUDE, LONGITUDE, read_cells, read_points
 from geo.imports.staging import (
     kept_point_sql,
     locate_points,
@@ -23,7 +23,6 @@ from geo.imports.staging import (
     report_query,
     stage,
 )
-from geo.imports.tables import read_table
 from geo.screening import Scope
 
 RIVER_SNAP_M = 1000
@@ -68,13 +67,9 @@ class OutfallImporter:
 
     def check(self, session: Session, source: ImportSource, report: ImportReport) -> bool | None:
         """Read, validate and stage the outfalls; set the would-be counts."""
-        table = read_table(source.data, source.filename, limits=source.limits)
-        report.rows = len(table.frame)
-        source.progress("read", report.rows, report.rows)
-        columns = map_columns(list(table.frame.columns), OUTFALL_COLUMNS, report)
-        if columns is None:
+        cells = read_cells(source, report, OUTFALL_COLUMNS)
+        if cells is None:
             return None
-        cells = Cells(table.frame, columns, table.row_numbers, report)
         codes = cells.required("code")
         cells.duplicates([codes], "code", "the outfall code")
         lon, lat = read_points(cells, source.crs or InputCRS.WGS84)

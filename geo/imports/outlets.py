@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from geo.coords import InputCRS
 from geo.imports.base import ImportReport, ImportSource
-from geo.imports.columns import Column, map_columns
+from geo.imports.columns import Column
 from geo.imports.fields import (
     CREDIT_CODE,
     LATITUDE,
@@ -26,6 +26,7 @@ from geo.imports.fields import (
     RECEIVING_WATER,
     SITE_SEQ,
     Cells,
+    read_cells,
     read_credit_codes,
     read_points,
     read_site_seq,
@@ -38,7 +39,6 @@ from geo.imports.staging import (
     report_query,
     stage,
 )
-from geo.imports.tables import read_table
 from geo.imports.values import blank, parse_numbers
 from geo.models import OUTLET_CODE_PATTERN
 from geo.screening import Scope
@@ -126,12 +126,10 @@ class OutletImporter:
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedOutlets | None:
         """Read, validate and stage the outlets; set the would-be counts."""
-        table = read_table(source.data, source.filename, limits=source.limits)
-        report.rows = len(table.frame)
-        source.progress("read", report.rows, report.rows)
-        columns = map_columns(list(table.frame.columns), OUTLET_COLUMNS, report)
-        if columns is None:
+        cells = read_cells(source, report, OUTLET_COLUMNS)
+        if cells is None:
             return None
+        columns = cells.columns
         with_pollutants = columns.has("pollutant_code")
         if not with_pollutants:
             given = [columns.header(f) for f in POLLUTANT_FIELDS if columns.has(f)]
@@ -143,7 +141,7 @@ class OutletImporter:
             columns = type(columns)(
                 {k: v for k, v in columns.headers.items() if k not in POLLUTANT_FIELDS}
             )
-        cells = Cells(table.frame, columns, table.row_numbers, report)
+            cells = Cells(cells.frame, columns, cells.rows, report)
         frame = self._parse(cells, source.crs or InputCRS.WGS84, with_pollutants)
         source.progress("checked", report.rows, report.rows)
         stage(session, "import_outlets", frame, STAGE_TYPES)

@@ -18,10 +18,16 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.imports.base import ImportReport, ImportSource, Problem
-from geo.imports.columns import Column, map_columns
-from geo.imports.fields import CREDIT_CODE, SITE_SEQ, Cells, read_credit_codes, read_site_seq
+from geo.imports.columns import Column
+from geo.imports.fields import (
+    CREDIT_CODE,
+    SITE_SEQ,
+    Cells,
+    read_cells,
+    read_credit_codes,
+    read_site_seq,
+)
 from geo.imports.staging import report_query, stage
-from geo.imports.tables import read_table
 from geo.imports.values import blank, parse_date_ranges, parse_dates
 from geo.models import PERMIT_NO_PATTERN
 from geo.permits import HISTORY_ACTOR
@@ -112,27 +118,22 @@ class PermitImporter:
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedPermits | None:
         """Read, validate and stage the permits; set the would-be counts."""
-        table = read_table(source.data, source.filename, limits=source.limits)
-        report.rows = len(table.frame)
-        source.progress("read", report.rows, report.rows)
-        columns = map_columns(list(table.frame.columns), PERMIT_COLUMNS, report)
-        if columns is None:
+        cells = read_cells(source, report, PERMIT_COLUMNS)
+        if cells is None:
             return None
-        has_range = columns.has("validity")
-        if not has_range and not (columns.has("valid_from") and columns.has("valid_to")):
+        if not cells.has("validity") and not (cells.has("valid_from") and cells.has("valid_to")):
             report.add(
                 Problem(
                     "the column 有效期限 (or 有效期起 and 有效期至) is missing", field="有效期限"
                 )
             )
             return None
-        cells = Cells(table.frame, columns, table.row_numbers, report)
         frame = self._parse(cells)
         source.progress("checked", report.rows, report.rows)
         stage(session, "import_permits", frame, STAGE_TYPES)
         self._check_in_database(session, cells, report)
         source.progress("staged", report.rows, report.rows)
-        return StagedPermits(frozenset(columns.headers))
+        return StagedPermits(frozenset(cells.columns.headers))
 
     def _parse(self, cells: Cells) -> pd.DataFrame:
         codes, _ = read_credit_codes(cells)  # they must match stored units

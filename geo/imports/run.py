@@ -37,9 +37,7 @@ class ImportOptions:
 
 
 IMPORTERS: dict[str, Callable[[ImportOptions, datetime], Importer]] = {
-    "units": lambda options, now: UnitImporter(
-        allow_bad_check_digit=options.allow_bad_check_digit
-    ),
+    "units": lambda options, now: UnitImporter(allow_bad_check_digit=options.allow_bad_check_digit),
     "permits": lambda options, now: PermitImporter(),
     "outlets": lambda options, now: OutletImporter(),
     "outfalls": lambda options, now: OutfallImporter(),

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from geo.coords import InputCRS
 from geo.imports.base import ImportReport, ImportSource, Problem
-from geo.imports.columns import Column, map_columns
+from geo.imports.columns import Column
 from geo.imports.fields import (
     COUNTY,
     CREDIT_CODE,
@@ -28,6 +28,7 @@ from geo.imports.fields import (
     LONGITUDE,
     SITE_SEQ,
     Cells,
+    read_cells,
     read_county,
     read_credit_codes,
     read_points,
@@ -42,7 +43,6 @@ from geo.imports.staging import (
     report_query,
     stage,
 )
-from geo.imports.tables import read_table
 from geo.screening import Scope
 
 CATEGORIES = {
@@ -150,24 +150,20 @@ class UnitImporter:
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedUnits | None:
         """Read, validate and stage the units; set the would-be counts."""
-        table = read_table(source.data, source.filename, limits=source.limits)
-        report.rows = len(table.frame)
-        source.progress("read", report.rows, report.rows)
-        columns = map_columns(list(table.frame.columns), UNIT_COLUMNS, report)
-        if columns is None:
+        cells = read_cells(source, report, UNIT_COLUMNS)
+        if cells is None:
             return None
-        if not (columns.has("industry_code") or columns.has("industry")):
+        if not (cells.has("industry_code") or cells.has("industry")):
             report.add(
                 Problem("the column 行业类别代码 (or 行业类别) is missing", field="行业类别代码")
             )
             return None
-        cells = Cells(table.frame, columns, table.row_numbers, report)
         frame = self._parse(cells, source.crs or InputCRS.WGS84)
         source.progress("checked", report.rows, report.rows)
         stage(session, "import_units", frame, STAGE_TYPES)
         self._check_in_database(session, cells, report)
         source.progress("staged", report.rows, report.rows)
-        return StagedUnits(frozenset(columns.headers))
+        return StagedUnits(frozenset(cells.columns.headers))
 
     def _parse(self, cells: Cells, crs: InputCRS) -> pd.DataFrame:
         codes, wrong_digit = read_credit_codes(cells)

@@ -111,7 +111,9 @@ class ZoneImporter:
         fmt = file_format(source.data)
         source.progress("reading", 0, None)
         if fmt == TABLE:
-            table = read_table(source.data, source.filename, limits=source.limits)
+            table = read_table(
+                source.data, source.filename, limits=source.limits, encoding=source.encoding
+            )
             report.rows = len(table.frame)
             features = read_corner_points(table, CORNER_ZONE_COLUMNS, source.crs, report)
             spec = CORNER_ZONE_COLUMNS
