@@ -103,7 +103,8 @@ def _print_report(report: ImportReport, as_json: bool, *, stream: object) -> Non
         hidden = report.problem_count - len(report.problems)
         more = f" ({hidden:,} not shown)" if hidden else ""
         print(
-            f"{report.filename}: {report.problem_count:,} problems{more} in {report.rows:,} rows;"
+            f"{report.filename}: {report.problem_count:,} problem"
+            f"{'' if report.problem_count == 1 else 's'}{more} in {report.rows:,} rows;"
             " nothing imported",
             file=stream,
         )

@@ -25,7 +25,14 @@ from data.demo.province import build_demo
 from geo.coords import InputCRS, wgs84_to_gcj02
 from geo.credit_code import check_digit
 from geo.imports.base import ImportRejectedError, ImportReport, ImportSource
+from geo.imports.columns import spec_table
+from geo.imports.outfalls import OUTFALL_COLUMNS
+from geo.imports.outlets import OUTLET_COLUMNS
+from geo.imports.permits import PERMIT_COLUMNS
+from geo.imports.regions import REGION_COLUMNS
 from geo.imports.run import ImportOptions, run_import
+from geo.imports.units import UNIT_COLUMNS
+from geo.imports.zone_columns import ZONE_COLUMNS
 from geo.settings import ImportSettings
 from tests.conftest import TEST_AS_OF, use_session
 from tests.roles import ACCOUNTS, as_role, role_settings
@@ -659,3 +666,30 @@ def test_empty_rows_are_skipped_and_rows_keep_their_numbers(province, session: S
     )
     report = rejected(session, "units", data)
     assert report.rows == 2 and [p.row for p in report.problems] == [4]
+
+
+def test_readme_documents_every_import_column() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    specs = (
+        UNIT_COLUMNS,
+        PERMIT_COLUMNS,
+        OUTLET_COLUMNS,
+        OUTFALL_COLUMNS,
+        ZONE_COLUMNS,
+        REGION_COLUMNS,
+    )
+    for spec in specs:
+        assert spec_table(spec) in readme, spec[0].title
+
+
+def test_cli_reads_the_encoding_it_is_told(province, db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "gbk.csv"
+    path.write_bytes(
+        csv_bytes(
+            [[new_code(120), "重庆单位", "2614", "重点管理", "", "运行", 1, 2]], encoding="gbk"
+        )
+    )
+    told_wrong = cli(db_url, "import", "units", str(path), "--encoding", "utf-8", "--dry-run")
+    assert told_wrong.returncode == 1 and "line 1 is not valid UTF-8" in told_wrong.stderr
+    told_right = cli(db_url, "import", "units", str(path), "--encoding", "gbk", "--dry-run")
+    assert told_right.returncode == 1 and "row 2, 经度 = '1'" in told_right.stderr
