@@ -341,6 +341,9 @@ class OutletPollutant(Base):
     __table_args__ = (
         CheckConstraint("concentration_limit > 0", name="concentration_positive"),
         CheckConstraint("annual_limit_t IS NULL OR annual_limit_t >= 0", name="annual_nonneg"),
+        CheckConstraint(
+            "special_limit IS NULL OR special_limit > 0", name="special_limit_positive"
+        ),
     )
 
     outlet_id: Mapped[int] = mapped_column(
@@ -351,6 +354,7 @@ class OutletPollutant(Base):
     concentration_limit: Mapped[float] = mapped_column(Numeric(12, 4), nullable=False)
     concentration_unit: Mapped[str] = mapped_column(Text, nullable=False)
     annual_limit_t: Mapped[float | None] = mapped_column(Numeric(14, 4))
+    special_limit: Mapped[float | None] = mapped_column(Numeric(12, 4))  # migration 0012
 
 
 class River(Base):
@@ -754,6 +758,7 @@ class AuditEntry(Base):
 from geo import (  # noqa: E402, F401
     models_imports,
     models_inspections,
+    models_monitoring,
     models_penalties,
     models_permits,
     models_problems,
