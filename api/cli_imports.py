@@ -28,8 +28,12 @@ STEPS = {
 
 
 def import_command(
-    kind: Annotated[str, typer.Argument(help="units, permits, outlets, outfalls, zones, regions")],
-    file: Annotated[Path, typer.Argument(help=".xlsx/.csv (GIS files for zones and regions)")],
+    kind: Annotated[
+        str, typer.Argument(help="units, permits, outlets, outfalls, zones, regions, rivers")
+    ],
+    file: Annotated[
+        Path, typer.Argument(help=".xlsx/.csv; GIS files for zones, regions and rivers")
+    ],
     crs: Annotated[
         str | None,
         typer.Option(help="coordinates of the file: wgs84 | cgcs2000 | gcj02 | bd09"),

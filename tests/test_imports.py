@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from geo.imports.outfalls import OUTFALL_COLUMNS
 from geo.imports.outlets import OUTLET_COLUMNS
 from geo.imports.permits import PERMIT_COLUMNS
 from geo.imports.regions import REGION_COLUMNS
+from geo.imports.rivers import RIVER_COLUMNS
 from geo.imports.run import ImportOptions, run_import
 from geo.imports.units import UNIT_COLUMNS
 from geo.imports.zone_columns import ZONE_COLUMNS
@@ -677,6 +679,7 @@ def test_readme_documents_every_import_column() -> None:
         OUTFALL_COLUMNS,
         ZONE_COLUMNS,
         REGION_COLUMNS,
+        RIVER_COLUMNS,
     )
     for spec in specs:
         assert spec_table(spec) in readme, spec[0].title
@@ -693,3 +696,20 @@ def test_cli_reads_the_encoding_it_is_told(province, db_url: str, tmp_path: Path
     assert told_wrong.returncode == 1 and "line 1 is not valid UTF-8" in told_wrong.stderr
     told_right = cli(db_url, "import", "units", str(path), "--encoding", "gbk", "--dry-run")
     assert told_right.returncode == 1 and "outside the province" in told_right.stderr
+
+
+def test_cli_imports_a_zone_from_geojson(province, db_url: str, engine, tmp_path: Path) -> None:
+    with Session(engine) as session:
+        lon, lat = inside_point(session)
+    ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat]]
+    feature = {
+        "type": "Feature",
+        "properties": {"编码": "YQ-CLI-1", "名称": "命令行园区", "类型": "工业园区"},
+        "geometry": {"type": "Polygon", "coordinates": [ring]},
+    }
+    path = tmp_path / "园区.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}), "utf-8")
+    result = cli(db_url, "import", "zones", str(path))
+    assert result.returncode == 0 and "inserted 1" in result.stdout, result.stderr
+    again = cli(db_url, "import", "zones", str(path))
+    assert again.returncode == 0 and "1 unchanged" in again.stdout, again.stderr

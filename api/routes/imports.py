@@ -69,7 +69,9 @@ class ImportRunOut(BaseModel):
 @router.post("/api/imports", response_model=ImportReportOut)
 def post_import(
     kind: Annotated[str, Form(description=" | ".join(IMPORT_KINDS))],
-    file: Annotated[UploadFile, File(description=".xlsx/.csv; GIS files for zones, regions")],
+    file: Annotated[
+        UploadFile, File(description=".xlsx/.csv; GIS files for zones, regions and rivers")
+    ],
     session: SessionDep,
     user: ImportingUser,
     clock: ClockDep,

@@ -20,6 +20,7 @@ from geo.imports.outfalls import OutfallImporter
 from geo.imports.outlets import OutletImporter
 from geo.imports.permits import PermitImporter
 from geo.imports.regions import RegionImporter
+from geo.imports.rivers import RiverImporter
 from geo.imports.units import UnitImporter
 from geo.imports.zones import ZoneImporter
 from geo.screening import Scope, screen
@@ -43,6 +44,7 @@ IMPORTERS: dict[str, Callable[[ImportOptions, datetime], Importer]] = {
     "outfalls": lambda options, now: OutfallImporter(),
     "zones": lambda options, now: ZoneImporter(clock=FixedClock(now)),
     "regions": lambda options, now: RegionImporter(),
+    "rivers": lambda options, now: RiverImporter(),
 }
 IMPORT_KINDS = tuple(IMPORTERS)
 

@@ -109,7 +109,6 @@ class ZoneImporter:
         """Read the file (format by content), validate every zone, compare with the stored
         versions; set `report.rows` and the would-be counts. Writes nothing."""
         fmt = file_format(source.data)
-        source.progress("reading", 0, None)
         if fmt == TABLE:
             table = read_table(
                 source.data, source.filename, limits=source.limits, encoding=source.encoding
@@ -121,6 +120,7 @@ class ZoneImporter:
             features = read_gis_layer(source, fmt, report)
             report.rows = 0 if features is None else len(features.rows)
             spec = ZONE_COLUMNS
+        source.progress("read", report.rows, report.rows)
         if features is None:
             return ZoneBatch((), "")
         zones = stage_zones(session, features, spec, report, today=self.clock.today())
