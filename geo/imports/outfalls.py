@@ -16,12 +16,15 @@ from geo.imports.base import ImportReport, ImportSource
 from geo.imports.columns import Column
 from geo.imports.fields import LATITUDE, LONGITUDE, read_cells, read_points
 from geo.imports.staging import (
+    count_would_be,
+    count_written,
     kept_point_sql,
     locate_points,
     location_checks,
     point_sql,
-    report_query,
+    report_queries,
     stage,
+    update_clause,
 )
 from geo.screening import Scope
 
@@ -96,17 +99,14 @@ class OutfallImporter:
             " WHERE NOT EXISTS (SELECT 1 FROM river_outfalls k WHERE k.code = s.code)",
             *location_checks("import_outfalls", with_county=False),
         ]
-        for check in checks:
-            report_query(session, report, check, params)
+        report_queries(session, report, checks, params)
         source.progress("staged", report.rows, report.rows)
-        if report.ok:
-            counts = session.execute(
-                text(
-                    "SELECT count(*) FILTER (WHERE f.id IS NULL), count(f.id)"
-                    " FROM import_outfalls s LEFT JOIN river_outfalls f ON f.code = s.code"
-                )
-            ).one()
-            report.inserted, report.updated = int(counts[0]), int(counts[1])
+        count_would_be(
+            session,
+            report,
+            "SELECT count(*) FILTER (WHERE f.id IS NULL), count(f.id)"
+            " FROM import_outfalls s LEFT JOIN river_outfalls f ON f.code = s.code",
+        )
         return True
 
     def write(self, session: Session, staged: object, report: ImportReport) -> Scope:
@@ -118,8 +118,6 @@ class OutfallImporter:
             + updates["geom"]
             + " THEN river_outfalls.river_id ELSE EXCLUDED.river_id END"
         )
-        fields = tuple(updates)
-        assignments = ", ".join(f"{f} = {value}" for f, value in updates.items())
         point = point_sql()
         changed = session.execute(
             text(
@@ -129,13 +127,9 @@ class OutfallImporter:
                 f" {RIVER_SNAP_DEGREES}) AND ST_DWithin(r.geom::geography, {point}::geography,"
                 f" {RIVER_SNAP_M}) ORDER BY r.geom <-> {point} LIMIT 1)"
                 " FROM import_outfalls s ORDER BY s.row"
-                f" ON CONFLICT (code) DO UPDATE SET {assignments}"
-                f" WHERE ({', '.join(f'river_outfalls.{f}' for f in fields)})"
-                f" IS DISTINCT FROM ({', '.join(updates.values())})"
+                f" ON CONFLICT (code) {update_clause('river_outfalls', updates)}"
                 " RETURNING id, xmax = 0 AS inserted"
             )
         ).all()
-        report.inserted = sum(1 for row in changed if row.inserted)
-        report.updated = len(changed) - report.inserted
-        report.unchanged = report.rows - len(changed)
+        count_written(report, changed, report.rows)
         return Scope(outfall_ids=tuple(int(row.id) for row in changed))

@@ -32,12 +32,15 @@ from geo.imports.fields import (
     read_site_seq,
 )
 from geo.imports.staging import (
+    count_would_be,
+    count_written,
     kept_point_sql,
     locate_points,
     location_checks,
     point_sql,
-    report_query,
+    report_queries,
     stage,
+    update_clause,
 )
 from geo.imports.values import blank, parse_numbers
 from geo.models import OUTLET_CODE_PATTERN
@@ -236,17 +239,14 @@ class OutletImporter:
             f" IS DISTINCT FROM ({_OUTLET_FIELDS.replace('s.', 'f.')})",
             *location_checks("import_outlets", with_county=False),
         ]
-        for check in checks:
-            report_query(session, report, check, params)
-        if report.ok:
-            counts = session.execute(
-                text(
-                    "SELECT count(*) FILTER (WHERE o.id IS NULL), count(o.id) FROM"
-                    " (SELECT DISTINCT unit_id, code FROM import_outlets) s"
-                    " LEFT JOIN outlets o ON o.unit_id = s.unit_id AND o.code = s.code"
-                )
-            ).one()
-            report.inserted, report.updated = int(counts[0]), int(counts[1])
+        report_queries(session, report, checks, params)
+        count_would_be(
+            session,
+            report,
+            "SELECT count(*) FILTER (WHERE o.id IS NULL), count(o.id) FROM"
+            " (SELECT DISTINCT unit_id, code FROM import_outlets) s"
+            " LEFT JOIN outlets o ON o.unit_id = s.unit_id AND o.code = s.code",
+        )
 
     def write(self, session: Session, staged: StagedOutlets, report: ImportReport) -> Scope:
         """Upsert the staged outlets (and pollutants); return the outlets that changed."""
@@ -257,24 +257,19 @@ class OutletImporter:
         }
         if RECEIVING_WATER.name in staged.fields:
             updates["receiving_water"] = "EXCLUDED.receiving_water"
-        assignments = ", ".join(f"{column} = {value}" for column, value in updates.items())
-        compared = ", ".join(f"outlets.{column}" for column in updates)
         changed = session.execute(
             text(
                 "INSERT INTO outlets (unit_id, code, medium, kind, geom, receiving_water)"
                 f" SELECT DISTINCT ON (unit_id, code) unit_id, code, medium, kind, {point_sql()},"
                 " receiving_water FROM import_outlets s ORDER BY unit_id, code, row"
-                f" ON CONFLICT (unit_id, code) DO UPDATE SET {assignments}"
-                f" WHERE ({compared}) IS DISTINCT FROM ({', '.join(updates.values())})"
+                f" ON CONFLICT (unit_id, code) {update_clause('outlets', updates)}"
                 " RETURNING id, xmax = 0 AS inserted"
             )
         ).all()
         outlets = session.execute(
             text("SELECT count(DISTINCT (unit_id, code)) FROM import_outlets")
         )
-        report.inserted = sum(1 for row in changed if row.inserted)
-        report.updated = len(changed) - report.inserted
-        report.unchanged = int(outlets.scalar_one()) - len(changed)
+        count_written(report, changed, int(outlets.scalar_one()))
         if staged.with_pollutants:
             self._write_pollutants(session, report)
         return Scope(outlet_ids=tuple(int(row.id) for row in changed))

@@ -27,7 +27,12 @@ from geo.imports.fields import (
     read_credit_codes,
     read_site_seq,
 )
-from geo.imports.staging import report_query, stage
+from geo.imports.staging import (
+    count_would_be,
+    report_queries,
+    stage,
+    update_clause,
+)
 from geo.imports.values import blank, parse_date_ranges, parse_dates
 from geo.models import PERMIT_NO_PATTERN
 from geo.permits import HISTORY_ACTOR
@@ -237,16 +242,13 @@ class PermitImporter:
             " FROM import_permits s JOIN units u ON u.id = s.unit_id"
             " WHERE (s.kind = 'registration') <> (u.category = 'registration')",
         ]
-        for check in checks:
-            report_query(session, report, check, params)
-        if report.ok:
-            counts = session.execute(
-                text(
-                    "SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id)"
-                    " FROM import_permits s LEFT JOIN permits p ON p.permit_no = s.permit_no"
-                )
-            ).one()
-            report.inserted, report.updated = int(counts[0]), int(counts[1])
+        report_queries(session, report, checks, params)
+        count_would_be(
+            session,
+            report,
+            "SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id)"
+            " FROM import_permits s LEFT JOIN permits p ON p.permit_no = s.permit_no",
+        )
 
     def write(self, session: Session, staged: StagedPermits, report: ImportReport) -> Scope:
         """Upsert the staged permits with their history; nothing to re-screen."""
@@ -261,9 +263,6 @@ class PermitImporter:
             updates["status"] = "EXCLUDED.status"
         if "report_frequencies" in staged.fields:
             updates["report_frequencies"] = "EXCLUDED.report_frequencies"
-        assignments = ", ".join(f"{column} = {value}" for column, value in updates.items())
-        compared = ", ".join(f"permits.{column}" for column in updates)
-        incoming = ", ".join(updates.values())
         session.execute(
             text("SELECT set_config('permitmap.change_note', :note, true)"),
             {"note": f"import of {report.filename}"},
@@ -277,9 +276,8 @@ class PermitImporter:
                 "  SELECT permit_no, unit_id, kind,"
                 "  coalesce(CAST(report_frequencies AS text[]), '{}'), issued_on,"
                 "  valid_from, valid_to, status, authority FROM import_permits ORDER BY row"
-                f"  ON CONFLICT (permit_no) DO UPDATE SET {assignments},"
-                "  version = permits.version + 1"
-                f"  WHERE ({compared}) IS DISTINCT FROM ({incoming})"
+                "  ON CONFLICT (permit_no)"
+                f" {update_clause('permits', updates, also='version = permits.version + 1')}"
                 "  RETURNING permits.*, xmax = 0 AS inserted),"
                 " history AS (INSERT INTO permit_history (permit_id, change, note, before, after,"
                 "  actor) SELECT up.id, 'import', :note, old.j,"

@@ -7,10 +7,10 @@ province) are set-based queries over it that return problems as (row, field, val
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
-from sqlalchemy import text
+from sqlalchemy import Row, text
 from sqlalchemy.orm import Session
 
 from geo.bulk import copy_frame
@@ -133,3 +133,39 @@ def location_checks(table: str, *, with_county: bool) -> list[str]:
             f" {COUNTY_SLACK_M})"
         )
     return checks
+
+
+def report_queries(
+    session: Session, report: ImportReport, checks: list[str], params: Mapping[str, object]
+) -> None:
+    """Run every check (see `report_query`)."""
+    for check in checks:
+        report_query(session, report, check, params)
+
+
+def count_would_be(session: Session, report: ImportReport, sql: str) -> None:
+    """When the file is valid, set the would-be counts from `sql`'s one row: (new, stored)."""
+    if report.ok:
+        new, stored = session.execute(text(sql)).one()
+        report.inserted, report.updated = int(new), int(stored)
+
+
+def update_clause(table: str, updates: Mapping[str, str], *, also: str = "") -> str:
+    """`DO UPDATE SET …` of an upsert into `table` (column → new value), touching only rows
+    where a value differs (so unchanged rows are neither written nor returned); `also` is set
+    on those rows too without being compared (a version bump)."""
+    assignments = ", ".join(
+        [f"{column} = {value}" for column, value in updates.items()] + ([also] if also else [])
+    )
+    stored = ", ".join(f"{table}.{column}" for column in updates)
+    return (
+        f"DO UPDATE SET {assignments}"
+        f" WHERE ({stored}) IS DISTINCT FROM ({', '.join(updates.values())})"
+    )
+
+
+def count_written(report: ImportReport, written: Sequence[Row], total: int) -> None:
+    """Counts from an upsert's `RETURNING …, xmax = 0 AS inserted` rows out of `total`."""
+    report.inserted = sum(1 for row in written if row.inserted)
+    report.updated = len(written) - report.inserted
+    report.unchanged = total - len(written)

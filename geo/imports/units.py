@@ -36,12 +36,15 @@ from geo.imports.fields import (
 )
 from geo.imports.staging import (
     SAME_POINT_DEGREES,
+    count_would_be,
+    count_written,
     kept_point_sql,
     locate_points,
     location_checks,
     point_sql,
-    report_query,
+    report_queries,
     stage,
+    update_clause,
 )
 from geo.screening import Scope
 
@@ -251,21 +254,14 @@ class UnitImporter:
             " AND k.site_seq = s.site_seq)",
             *location_checks("import_units", with_county=cells.has(COUNTY.name)),
         ]
-        for check in checks:
-            report_query(session, report, check, params)
-        if report.ok:
-            self._count(session, report)
-
-    def _count(self, session: Session, report: ImportReport) -> None:
-        counts = session.execute(
-            text(
-                "SELECT count(*) FILTER (WHERE u.id IS NULL),"
-                " count(*) FILTER (WHERE u.id IS NOT NULL)"
-                " FROM import_units s LEFT JOIN units u"
-                " ON u.credit_code = s.credit_code AND u.site_seq = s.site_seq"
-            )
-        ).one()
-        report.inserted, report.updated = int(counts[0]), int(counts[1])
+        report_queries(session, report, checks, params)
+        count_would_be(
+            session,
+            report,
+            "SELECT count(*) FILTER (WHERE u.id IS NULL), count(u.id)"
+            " FROM import_units s LEFT JOIN units u"
+            " ON u.credit_code = s.credit_code AND u.site_seq = s.site_seq",
+        )
 
     def write(self, session: Session, staged: StagedUnits, report: ImportReport) -> Scope:
         """Upsert the staged units; return the units whose place or industry changed."""
@@ -285,9 +281,6 @@ class UnitImporter:
             updates["location_source"] = (
                 f"CASE WHEN {moved} THEN EXCLUDED.location_source ELSE units.location_source END"
             )
-        assignments = ", ".join(f"{column} = {value}" for column, value in updates.items())
-        compared = ", ".join(f"units.{column}" for column in updates)
-        incoming = ", ".join(updates.values())
         changed = session.execute(
             text(
                 "INSERT INTO units (credit_code, site_seq, name, industry_code, category,"
@@ -295,12 +288,9 @@ class UnitImporter:
                 " SELECT credit_code, site_seq, name, industry_code, category,"
                 " coalesce(county_code, found_county), address, status, location_source,"
                 f" {point_sql()} FROM import_units s ORDER BY s.row"
-                f" ON CONFLICT (credit_code, site_seq) DO UPDATE SET {assignments}"
-                f" WHERE ({compared}) IS DISTINCT FROM ({incoming})"
+                f" ON CONFLICT (credit_code, site_seq) {update_clause('units', updates)}"
                 " RETURNING id, xmax = 0 AS inserted"
             )
         ).all()
-        report.inserted = sum(1 for row in changed if row.inserted)
-        report.updated = len(changed) - report.inserted
-        report.unchanged = report.rows - len(changed)
+        count_written(report, changed, report.rows)
         return Scope(unit_ids=tuple(int(row.id) for row in changed))
