@@ -713,3 +713,16 @@ def test_cli_imports_a_zone_from_geojson(province, db_url: str, engine, tmp_path
     assert result.returncode == 0 and "inserted 1" in result.stdout, result.stderr
     again = cli(db_url, "import", "zones", str(path))
     assert again.returncode == 0 and "1 unchanged" in again.stdout, again.stderr
+
+
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson"])
+def test_zones_export_then_import_changes_nothing(
+    province, client: TestClient, session: Session, fmt: str
+) -> None:
+    exported = client.get(f"/api/layers/zones_water_protection/export?format={fmt}")
+    assert exported.status_code == 200
+    before = snapshot(session, "zones")
+    report = run(session, "zones", exported.content, filename=f"zones.{fmt}")
+    assert report.rows > 0 and (report.inserted, report.updated) == (0, 0), report.as_dict()
+    assert report.unchanged == report.rows
+    assert snapshot(session, "zones") == before

@@ -12,7 +12,7 @@ the confluence. A reach may not start and end on one node (a closed loop).
 
 Rivers have no code, so a file replaces what was imported before from a file of the same name
 (`source` = "import:<file name>"): a line equal to a stored line of that source (ST_Equals at
-EQUAL_GRID = 1e-9°) is the same reach — unchanged, or updated when its attributes changed (or it
+EQUAL_GRID = 1e-7°) is the same reach — unchanged, or updated when its attributes changed (or it
 was redrawn the other way round: its nodes are swapped); other lines are added; stored lines of
 the source missing from the file are deleted, unless a river outfall is placed on one (then
 nothing is written). The node work and the comparison are set-based SQL over a staging table.
@@ -50,7 +50,7 @@ MAIN_LABELS = {
 }
 LINE_TYPES = ("LineString", "MultiLineString")
 NODE_GRID = 1e-6  # degrees (~0.1 m): endpoints that snap to one point of this grid are one node
-EQUAL_GRID = 1e-9  # degrees: lines equal at this precision are the same line
+EQUAL_GRID = 1e-7  # degrees (~1 cm; exports write 7 decimals): equal lines are one line
 MAX_ORDER = 32767  # smallint
 GEOMETRY = "geometry"  # the `field` of problems with a feature's geometry
 _TYPE_NAMES = np.array(

@@ -5,7 +5,7 @@ GeoPackage, a zipped Shapefile, GeoJSON (see `geo.imports.gisfiles`) or a corner
 Both kinds of file become the same features (polygons in EPSG:4326 with text attributes) and go
 through one path: attributes read by `ZONE_COLUMNS`, each polygon made valid (repairs noted per
 zone), then checked in PostGIS against the province (a zone must intersect it) and against the
-zone's latest version (same geometry at 1e-9° and same attributes: unchanged). `write` adds
+zone's latest version (same geometry at 1e-7° and same attributes: unchanged). `write` adds
 version 1 of a new code and, for a changed zone, closes the current version at the new one's
 `valid_from` and adds the next (as `geo.zones.new_zone_version` does, set-based and without its
 per-zone screening: the import's runner screens the returned Scope once).
@@ -45,7 +45,9 @@ from geo.models import ZONE_GRADES, ZoneKind
 from geo.screening import Scope
 from geo.zones import OTHER_ZONE_REFUSAL, ZONE_CONSTRAINTS
 
-EQUAL_GRID = 1e-9  # degrees (0.1 mm): geometries equal at this precision are unchanged
+# degrees (about 1 cm): geometries equal at this precision are unchanged; permitmap's own
+# exports write 7 decimals, so an exported zone imports back unchanged
+EQUAL_GRID = 1e-7
 _LATEST_SQL = """
 SELECT DISTINCT ON (code) code, version, name, kind::text AS kind, grade, approval_doc,
        approved_on, valid_from, valid_to
