@@ -57,7 +57,12 @@ ZONE_COLUMNS = (
     Column("grade", ("级别", "保护区级别", "管控类别", "grade"), False,
            "一级/二级/准保护区 (water sources), 优先保护/重点管控/一般管控 (control units), "
            "核心区/缓冲区/实验区 (reserves); empty for red lines and parks"),
-    Column("approval_doc", ("批复文号", "批复文件", "approval_doc", "approval document"), False, "the approval's document number"),
+    Column(
+        "approval_doc",
+        ("批复文号", "批复文件", "approval_doc", "approval document"),
+        False,
+        "the approval's document number",
+    ),
     Column("approved_on", ("批复日期", "approved_on"), False, "the approval's date"),
     Column("valid_from", ("生效日期", "valid_from"), False,
            "when this version takes effect (default: 批复日期, else the day of the import)"),
