@@ -24,12 +24,14 @@ from api.routes import (
     imports,
     industries,
     ledger_exports,
+    monitoring,
     ogc,
     pages,
     penalties,
     permits,
     problems,
     qr,
+    readings,
     reports,
     rules,
     screening,
@@ -104,8 +106,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(reports.router)
     app.include_router(draws.router)
     app.include_router(qr.router)
+    app.include_router(readings.router)
     app.include_router(pages.router)
     app.include_router(problems.router)
+    app.include_router(monitoring.router)
     app.include_router(imports.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")

@@ -41,8 +41,8 @@ PERMIT_STATE = Style(
     ),
 )
 
-# Legend in the priority order of the `unit_status` view (migration 0010): a unit takes the
-# first class that applies to it.
+# Legend in the priority order of the `unit_status` view (migrations 0010, 0013): a unit takes
+# the first class that applies to it.
 ENFORCEMENT_STATUS = Style(
     by="enforcement_status",
     classes=(
@@ -51,12 +51,39 @@ ENFORCEMENT_STATUS = Style(
         StyleClass("no_permit", "#616161", "无许可证", "no permit"),
         StyleClass("revoked", "#6a1b9a", "撤销/注销/吊销", "revoked, cancelled or withdrawn"),
         StyleClass("expired", "#d84315", "许可证过期", "permit expired"),
+        StyleClass("exceedance", "#ff1744", "超标排放", "exceeding its limits (online monitoring)"),
         StyleClass("overdue_problem", "#c2185b", "整改逾期", "problem past its deadline"),
         StyleClass("open_problem", "#f06292", "限期整改中", "open problem"),
+        StyleClass(
+            "monitoring_abnormal", "#00acc1", "数据异常/离线", "monitoring data abnormal or offline"
+        ),
         StyleClass("warning", "#ef6c00", "存在待核问题", "open flags"),
         StyleClass("expiring", "#f9a825", "90日内到期", "expires within 90 days"),
         StyleClass("valid", "#2e7d32", "正常", "in order"),
     ),
+)
+
+# Outlets: staff see the live status of online monitoring (view `outlet_monitoring_status`,
+# migration 0012; gravest first, so a cluster is ringed by an exceedance before anything else);
+# the public sees the medium only.
+LIVE_STATUS = Style(
+    by="live_status",
+    classes=(
+        StyleClass("exceedance", "#d50000", "超标", "exceedance"),
+        StyleClass("abnormal", "#ff9100", "数据异常", "abnormal data"),
+        StyleClass("offline", "#8e7cc3", "离线", "offline"),
+        StyleClass("normal", "#2e7d32", "正常", "normal"),
+        StyleClass("not_monitored", "#bdbdbd", "未联网", "not monitored"),
+    ),
+    radius=4,
+)
+OUTLET_MEDIUM = Style(
+    by="medium",
+    classes=(
+        StyleClass("water", "#0277bd", "废水排放口", "water outlet"),
+        StyleClass("air", "#6d4c41", "废气排放口", "air outlet"),
+    ),
+    radius=4,
 )
 
 UNITS = Layer(
@@ -71,6 +98,7 @@ UNITS = Layer(
     aggregate=True,
     sources=(
         *("units", "permits", "flags", "outlets", "problems", "industry_codes", "admin_regions"),
+        "monitoring_events",
     ),
     style=ENFORCEMENT_STATUS,
     public_style=PERMIT_STATE,
@@ -108,15 +136,9 @@ OUTLETS = Layer(
     geometry="point",
     aggregate=True,
     minzoom=6,
-    sources=("outlets", "outlet_pollutants", "units"),
-    style=Style(
-        by="medium",
-        classes=(
-            StyleClass("water", "#0277bd", "废水排放口", "water outlet"),
-            StyleClass("air", "#6d4c41", "废气排放口", "air outlet"),
-        ),
-        radius=4,
-    ),
+    sources=("outlets", "outlet_pollutants", "units", "monitoring_events", "monitoring_devices"),
+    style=LIVE_STATUS,
+    public_style=OUTLET_MEDIUM,
     fields=(
         ID,
         _public("code", S, "排放口编号", "outlet code"),
@@ -129,6 +151,7 @@ OUTLETS = Layer(
         _public("county_code", S, "区县代码", "county code"),
         _public("receiving_water", S, "受纳水体", "receiving water"),
         _public("permitted_limits", S, "许可排放浓度限值", "permitted limits", in_tiles=False),
+        _staff("live_status", S, "在线监控状态", "live monitoring status"),
     ),
 )
 

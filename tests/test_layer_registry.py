@@ -13,7 +13,8 @@ from layers.declarations import Audience
 from layers.registry import LAYERS
 from layers.sources import class_expression, quoted, select_list
 
-VERSIONED_TABLES = (*VERSIONED_0004, "problems")  # migration 0010 versions the problem ledger
+# migration 0010 versions the problem ledger, 0013 the monitoring events and devices
+VERSIONED_TABLES = (*VERSIONED_0004, "problems", "monitoring_events", "monitoring_devices")
 TYPES = {
     "string": {"text", "character varying", "character"},
     "integer": {"integer", "bigint", "smallint"},

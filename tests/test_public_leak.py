@@ -17,6 +17,7 @@ import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -29,6 +30,9 @@ from sqlalchemy.orm import Session
 from starlette.routing import Mount
 
 from api.app import create_app
+from geo.clock import CHINA
+from geo.monitoring.devices import register_device
+from geo.monitoring.readings import ReadingRow, known_months, store_readings
 from geo.settings import DatabaseSettings, LayerSettings, Settings
 from layers.cql2_filter import CGCS2000
 from layers.declarations import Audience, Layer
@@ -536,6 +540,36 @@ def add_problem_with_evidence(client: TestClient, unit_id: int) -> tuple[int, in
     return problem_id, attached.json()["id"]
 
 
+PUBLIC_DAILY_VALUE = 21.5  # an hourly average two days ago: the public sees it as that day's
+RAW_VALUE = 4321.5  # a real-time value flagged faulty: never averaged, never shown
+
+
+def add_monitoring(session: Session, outlet_id: int) -> None:
+    """A device on the outlet (its MN carries the marker) and readings: an hourly average two
+    days ago, and in the same hour a real-time value the device flagged faulty."""
+    register_device(session, mn=f"{STAFF_MARKER}1", outlet_id=outlet_id, password="secret")
+    day = (datetime.now(CHINA) - timedelta(days=2)).date()
+    hour = datetime(day.year, day.month, day.day, 3, tzinfo=CHINA)
+    rows = [
+        ReadingRow(outlet_id, "w01018", 2061, hour, PUBLIC_DAILY_VALUE, flag="N"),
+        ReadingRow(outlet_id, "w01018", 2011, hour + timedelta(minutes=5), RAW_VALUE, flag="D"),
+    ]
+    store_readings(session, rows, known_months(session))
+
+
+def add_monitoring_event(session: Session, outlet_id: int) -> int:
+    """An open exceedance event on the outlet (its detail carries the marker)."""
+    return session.execute(
+        text("""
+        INSERT INTO monitoring_events (outlet_id, pollutant_code, kind, rule, started_at,
+                                       peak_value, peak_at, limit_value, detail)
+        VALUES (:o, 'w01018', 'exceedance', 'hourly_average', now() - interval '2 hours', 80,
+                now() - interval '1 hour', 50, :detail) RETURNING id
+    """),
+        {"o": outlet_id, "detail": f"{STAFF_MARKER} 超标"},
+    ).scalar_one()
+
+
 @pytest.fixture
 def walked(client: TestClient, session: Session) -> Walked:
     world = build_world(session)
@@ -552,8 +586,11 @@ def walked(client: TestClient, session: Session) -> Walked:
     fillers["draw_id"] = [str(add_published_draw(session))]
     fillers["permit_id"] = [str(session.execute(text("SELECT min(id) FROM permits")).scalar())]
     fillers["outlet_id"] = [str(session.execute(text("SELECT min(id) FROM outlets")).scalar())]
+    add_monitoring(session, world.outlets["outlet_flag"])  # its unit's code is a filler
     problem, attachment = add_problem_with_evidence(client, world.units["violation"])
     fillers["problem_id"], fillers["attachment_id"] = [str(problem)], [str(attachment)]
+    fillers["event_id"] = [str(add_monitoring_event(session, world.outlets["outlet_flag"]))]
+    fillers["pollutant_code"] = ["w01018"]
     made, unfilled = probes(routes, sample_layers(session), fillers)
     return Walked(world, made + extra_probes(), unfilled, routes)
 
@@ -595,6 +632,10 @@ def test_anonymous_walk_sees_public_data_only(client: TestClient, walked: Walked
     # public penalty decisions are disclosed (the non-public one carries the marker, never seen)
     disclosures = [a for a in served if a.probe.route.startswith(("/api/public/", "/public/"))]
     assert any(PUBLIC_PENALTY_NO in a.body.decode() for a in disclosures)
+    # a key unit's daily averages are disclosed; the raw stream never is
+    monitoring = [a for a in disclosures if a.probe.route.endswith("/monitoring")]
+    assert any(str(PUBLIC_DAILY_VALUE) in a.body.decode() for a in monitoring)
+    assert not any(str(RAW_VALUE).encode() in a.body for a in served)
     public_tiles = [a for a in served if a.probe.url.endswith(".mvt")]
     assert all(a.cache_control.startswith("public") for a in public_tiles)
 

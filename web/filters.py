@@ -40,7 +40,8 @@ def staff_filters(
     labels: Mapping[str, str],
     language: str,
 ) -> list[MapFilter]:
-    """The filters of the staff map for the layers it shows (units and flags)."""
+    """The filters of the staff map for the layers it shows (units, outlets by live status,
+    flags)."""
     by_id = {layer["id"]: layer for layer in layers}
     found: list[MapFilter] = []
     if "units" in by_id:
@@ -63,6 +64,17 @@ def staff_filters(
             MapFilter("industry", labels["industry"], "units", "industry_code"),
             MapFilter("county", labels["county"], "units", "county_code", tuple(counties)),
         ]
+    outlets = by_id.get("outlets")
+    if outlets is not None and outlets["style"]["by"] == "live_status":  # staff: online status
+        found.append(
+            MapFilter(
+                "live",
+                labels["live_filter"],
+                "outlets",
+                "live_status",
+                _legend_choices(outlets, language),
+            )
+        )
     if "flags" in by_id:
         found.append(
             MapFilter(

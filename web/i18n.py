@@ -102,6 +102,46 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "本页仅展示依法公开的排污许可信息。",
         "en": "This page shows only the permit information the law makes public.",
     },
+    # online monitoring (staff panel charts, county summary, public daily averages)
+    "monitoring": {"zh": "在线监测", "en": "Online monitoring"},
+    "live_filter": {"zh": "排放口在线监测状态", "en": "Outlet monitoring status"},
+    "monitoring_summary": {"zh": "在线监测概况（按区县）", "en": "Online monitoring by county"},
+    "window_24h": {"zh": "24小时", "en": "24 h"},
+    "window_7d": {"zh": "7天", "en": "7 d"},
+    "window_30d": {"zh": "30天", "en": "30 d"},
+    "limit": {"zh": "许可限值", "en": "Permitted limit"},
+    "special_limit": {"zh": "特别排放限值", "en": "Special limit"},
+    "no_data": {"zh": "该时段无有效监测数据", "en": "No valid data in this period"},
+    "not_monitored_outlet": {
+        "zh": "未安装在线监测设备（未联网）",
+        "en": "No online monitoring device (not monitored)",
+    },
+    "online": {"zh": "在线/联网", "en": "Online"},
+    "online_hint": {
+        "zh": "在线（联网且未离线）/ 联网监测的排放口数",
+        "en": "outlets online (monitored, not offline) / monitored",
+    },
+    "exceeding": {"zh": "超标", "en": "Exceeding"},
+    "abnormal": {"zh": "异常", "en": "Abnormal"},
+    "offline": {"zh": "离线", "en": "Offline"},
+    "total": {"zh": "合计", "en": "Total"},
+    "no_monitored_outlets": {
+        "zh": "暂无联网监测的排放口。",
+        "en": "No outlet is monitored online yet.",
+    },
+    "self_monitoring": {
+        "zh": "自行监测 · 在线监测日均值",
+        "en": "Self-monitoring: daily averages of online monitoring",
+    },
+    "daily_note": {
+        "zh": "{start} 至 {end}（北京时间自然日）在线监测数据的日均值；限值为排污许可证载明的"
+        "许可排放浓度，超过限值的日均值以红色标出。",
+        "en": "Daily averages of online monitoring data, {start} to {end} (days in Beijing "
+        "time); the limit is the permitted concentration; averages above it are shown in red.",
+    },
+    "date": {"zh": "日期", "en": "Date"},
+    "time": {"zh": "时间", "en": "Time"},
+    "above_limit": {"zh": "超过许可限值", "en": "above the permitted limit"},
     # random inspections (双随机、一公开) and permit quality spot checks
     "public_draws": {"zh": "双随机抽查结果公开", "en": "Random inspections: published draws"},
     "draw": {"zh": "抽查批次", "en": "Draw"},

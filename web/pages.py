@@ -20,6 +20,7 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from web.assets import MONITORING_JS, UPLOT_CSS, UPLOT_JS
 from web.i18n import LANGUAGES, messages
 from web.maps import MapParts
 from web.ogc_pages import TEMPLATES_DIR
@@ -99,4 +100,6 @@ def _environment() -> Environment:
         lstrip_blocks=True,
     )
     environment.filters["page_json"] = page_json
+    # the chart library and permitmap's charts, for the pages that draw monitoring data
+    environment.globals.update(uplot_js=UPLOT_JS, uplot_css=UPLOT_CSS, monitoring_js=MONITORING_JS)
     return environment

@@ -16,8 +16,12 @@ FACT_FIELDS = (
 )
 
 
-def public_unit_view(record: Mapping[str, Any], language: str) -> dict[str, Any]:
-    """What `pages/public_unit.html` shows of a disclosure record, in one language."""
+def public_unit_view(
+    record: Mapping[str, Any], language: str, monitoring: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What `pages/public_unit.html` shows of a disclosure record, in one language; with a key
+    unit's daily averages of online monitoring (`monitoring`, the public record of
+    `geo.monitoring.series.public_daily_averages`) when given."""
     title = f"title_{language}"
     states = {c.value: getattr(c, f"label_{language}") for c in UNITS.public_style.classes}
     shown = dict(record)
@@ -37,7 +41,58 @@ def public_unit_view(record: Mapping[str, Any], language: str) -> dict[str, Any]
         "outlet_headings": [*headings, t["limits"]],
         "outlets": rows,
         "penalties": [_penalty(p, language) for p in record["penalties"]],
+        "monitoring": _monitoring(monitoring, t) if monitoring is not None else None,
+        "monitoring_data": monitoring,
     }
+
+
+def _monitoring(monitoring: Mapping[str, Any], t: Mapping[str, str]) -> dict[str, Any]:
+    """Per outlet a table: one row per day (newest first), one column per pollutant with its
+    limit in the heading; a value above the limit is marked."""
+    outlets = []
+    for outlet in monitoring["outlets"]:
+        pollutants = outlet["pollutants"]
+        values = [{d["date"]: d["value"] for d in p["daily"]} for p in pollutants]
+        days = sorted({day for by_day in values for day in by_day}, reverse=True)
+        rows = [
+            (
+                day,
+                [
+                    _cell(by_day.get(day), p["concentration_limit"])
+                    for p, by_day in zip(pollutants, values, strict=True)
+                ],
+            )
+            for day in days
+        ]
+        outlets.append(
+            {
+                "code": outlet["code"],
+                "medium": t.get(outlet["medium"], outlet["medium"]),
+                "pollutants": [
+                    {
+                        "code": p["pollutant_code"],
+                        "name": p["pollutant_name"] or p["pollutant_code"],
+                        "unit": p["concentration_unit"] or "",
+                        "limit": _number(p["concentration_limit"]),
+                    }
+                    for p in pollutants
+                ],
+                "rows": rows,
+            }
+        )
+    note = t["daily_note"].format(start=monitoring["start"], end=monitoring["end"])
+    return {"note": note, "outlets": outlets}
+
+
+def _cell(value: float | None, limit: float | None) -> tuple[str, bool]:
+    """A value as shown, and whether it is above the limit."""
+    if value is None:
+        return "—", False
+    return _number(value), limit is not None and value > limit
+
+
+def _number(value: float | None) -> str:
+    return "—" if value is None else f"{round(value, 3):g}"
 
 
 def _penalty(penalty: Mapping[str, Any], language: str) -> str:

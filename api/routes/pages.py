@@ -26,6 +26,7 @@ from api.routes.siting import (
 )
 from api.routes.tiles import base_url
 from geo.errors import AuthenticationError, ForbiddenError, NotFoundError, ValidationError
+from geo.monitoring.series import public_daily_averages
 from geo.siting import SitingResult
 from geo.users import authenticate, close_session, csrf_token, open_session
 from layers.declarations import Audience
@@ -313,7 +314,14 @@ async def public_unit_page(
     except NotFoundError as missing:
         context = page_context(request, user, message=missing.message)
         return respond_page(request, render_page("not_found.html", context), status_code=404)
-    context = page_context(request, user, **public_unit_view(record, _language(request)))
+    monitoring = None
+    if record["category"] == "key":  # only key units disclose online monitoring data
+        today = request.app.state.clock.today()
+        monitoring = public_daily_averages(
+            session, credit_code=credit_code, site=record["site"], today=today
+        )
+    view = public_unit_view(record, _language(request), monitoring)
+    context = page_context(request, user, **view)
     return respond_page(request, render_page("public_unit.html", context))
 
 

@@ -169,6 +169,7 @@
           return (p.pollutant_name || p.pollutant_code) + " " + shown(p.concentration_limit) + " " + (p.concentration_unit || "");
         }).join("; ")];
       })),
+      monitoringSection(record.outlets || []),
       el("h3", { text: t("flags") }),
       table([t("flags"), t("severity"), t("legal_basis")], (record.flags || []).map(function (f) {
         return [f.rule_code + " · " + (f.zone_code || "") + " · " + f.status, f.severity, f.legal_basis];
@@ -178,6 +179,14 @@
         : el("p", { text: t("none") })
     ];
     return nodes;
+  }
+
+  // Per outlet, its online monitoring charts (web/static/permitmap/monitoring.js, with uPlot).
+  function monitoringSection(outlets) {
+    var monitoring = window.permitmapMonitoring;
+    if (!monitoring || !outlets.length) return el("div", { hidden: "hidden" });
+    return el("div", { id: "pm-monitoring" }, [el("h3", { text: t("monitoring") })].concat(
+      outlets.map(function (o) { return monitoring.outletBlock(o); })));
   }
 
   function publicUnit(feature) {
@@ -196,12 +205,13 @@
   }
 
   // ---- what a click on a unit does ---------------------------------------------------------
-  function onUnitClick(map, grid, open) {
+  // `key`: the property holding the unit's id ("id" on units, "unit_id" on outlets)
+  function onUnitClick(map, grid, open, key) {
     grid.on("click", function (event) {
       var properties = event.layer && event.layer.properties;
       if (!properties) return;
       if (properties.cluster) { map.setView(event.latlng, Math.min(map.getZoom() + 2, 18)); return; }
-      open(properties.id);
+      open(properties[key || "id"]);
     });
   }
 
@@ -247,6 +257,10 @@
       var url = "/tiles/" + id + "/{z}/{x}/{y}.mvt";
       if (expressions[id]) url += "?filter=" + encodeURIComponent(expressions[id]);
       if (grids[id]._url !== url) grids[id].setUrl(url);
+      // a filter on a hidden layer (outlets by live status) shows it
+      if (expressions[id] && window.permitmap.map && !window.permitmap.map.hasLayer(grids[id])) {
+        window.permitmap.map.addLayer(grids[id]);
+      }
     });
     ["csv", "xlsx", "geojson"].forEach(function (format) {
       var link = document.getElementById("pm-export-" + format);
@@ -286,11 +300,19 @@
   function startStaff(map, grids) {
     var side = panel(), open = staffOpener(side);
     if (grids.units) onUnitClick(map, grids.units, open);
+    if (grids.outlets) onUnitClick(map, grids.outlets, open, "unit_id");
     setUpSearch(map, open);
     document.querySelectorAll(".pm-industry-input").forEach(suggestIndustries);
     var form = document.getElementById("pm-filters");
     form.addEventListener("submit", function (event) { event.preventDefault(); applyFilters(grids, form); });
     form.addEventListener("reset", function () { setTimeout(function () { applyFilters(grids, form); }, 0); });
+    var summary = document.getElementById("pm-monitoring-summary-body");
+    if (summary && window.permitmapMonitoring) {
+      window.permitmapMonitoring.summary(summary, function (county) {  // a county's row filters the map
+        var select = document.getElementById("pm-filter-county");
+        if (select) { select.value = county; applyFilters(grids, form); }
+      });
+    }
     var wanted = new URLSearchParams(location.search).get("unit");
     if (wanted) {
       getJSON("/api/units/" + encodeURIComponent(wanted)).then(function (record) {
