@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from geo.coords import InputCRS, to_wgs84_arrays
-from geo.credit_code import ALPHABET, check_digits, is_well_formed
+from geo.credit_code import ALPHABET, FORMAT, check_digits
 from geo.imports.base import ImportReport, ImportSource, Problem
 from geo.imports.columns import Column, ColumnMap, map_columns, report_where
 from geo.imports.tables import read_table
@@ -43,7 +43,8 @@ COUNTY = Column(
 RECEIVING_WATER = Column(
     "receiving_water", ("受纳水体", "receiving_water", "receiving water"), False, "river or lake"
 )
-_CODE_INDEX = {char: index for index, char in enumerate(ALPHABET)}
+_BYTE_INDEX = np.zeros(256, dtype=np.int64)  # a code character's byte → its alphabet index
+_BYTE_INDEX[np.frombuffer(ALPHABET.encode("ascii"), dtype=np.uint8)] = np.arange(len(ALPHABET))
 
 
 @dataclass
@@ -71,13 +72,16 @@ class Cells:
         return self.columns.header(name)
 
     def text(self, name: str) -> pd.Series:
-        """The field's cells, stripped ('' everywhere when the column is absent)."""
+        """The field's cells as read (`read_table` strips them; '' everywhere when the column
+        is absent)."""
         if not self.has(name):
             return pd.Series([""] * len(self.frame), index=self.frame.index, dtype=object)
-        return self.frame[self.header(name)].astype(str).str.strip()
+        return self.frame[self.header(name)]
 
     def flag(self, mask: np.ndarray, name: str, message: str) -> int:
         """Record a problem in the field's column for each row where `mask` holds."""
+        if not np.any(mask):
+            return 0
         return report_where(
             self.report, mask, self.text(name), self.rows, self.header(name), message
         )
@@ -149,7 +153,7 @@ def read_credit_codes(cells: Cells) -> tuple[pd.Series, np.ndarray]:
     """Credit codes, upper-cased (a problem for a malformed one), and a mask of the well-formed
     ones whose check digit is wrong (whether that is a problem is the caller's rule)."""
     codes = cells.required(CREDIT_CODE.name).str.upper()
-    well_formed = codes.map(is_well_formed).to_numpy(dtype=bool)
+    well_formed = codes.str.fullmatch(FORMAT.pattern.strip("^$")).to_numpy(dtype=bool)
     cells.flag(
         ~well_formed & ~blank(codes),
         CREDIT_CODE.name,
@@ -157,9 +161,9 @@ def read_credit_codes(cells: Cells) -> tuple[pd.Series, np.ndarray]:
     )
     wrong = np.zeros(len(codes), dtype=bool)
     checked = np.flatnonzero(well_formed)
-    if len(checked):
-        chars = np.array([list(code) for code in codes.to_numpy()[checked]])
-        indexes = np.vectorize(_CODE_INDEX.__getitem__, otypes=[np.int64])(chars)
+    if len(checked):  # well-formed codes are 18 ASCII characters: one byte array, one lookup
+        joined = "".join(codes.to_numpy()[checked]).encode("ascii")
+        indexes = _BYTE_INDEX[np.frombuffer(joined, dtype=np.uint8).reshape(-1, 18)]
         wrong[checked] = check_digits(indexes[:, :17]) != indexes[:, 17]
     return codes, wrong
 
@@ -178,11 +182,11 @@ def read_points(cells: Cells, crs: InputCRS) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes and latitudes converted from `crs` to WGS84 (NaN where missing or bad)."""
     lon_text = cells.required(LONGITUDE.name)
     lat_text = cells.required(LATITUDE.name)
-    lon, bad_lon = parse_angles(lon_text, "lon")
-    lat, bad_lat = parse_angles(lat_text, "lat")
-    # China's longitudes are 73–135 and latitudes 18–54: a pair the other way round is swapped
     lon_number, _ = parse_numbers(lon_text)
     lat_number, _ = parse_numbers(lat_text)
+    lon, bad_lon = parse_angles(lon_text, "lon", numbers=lon_number)
+    lat, bad_lat = parse_angles(lat_text, "lat", numbers=lat_number)
+    # China's longitudes are 73–135 and latitudes 18–54: a pair the other way round is swapped
     swapped = (lon_number < 60) & (lat_number > 70) & (lat_number <= 180)
     cells.flag(swapped, LONGITUDE.name, "longitude and latitude look swapped")
     cells.flag(

@@ -75,10 +75,10 @@ def report_query(
     return total
 
 
-def locate_points(session: Session, table: str) -> None:
+def locate_points(session: Session, table: str, *, with_county: bool = False) -> None:
     """Set `found_county` of each staged row to the county its point lies in (NULL outside every
-    county, i.e. outside the province), through counties cut into small parts (fast point tests
-    with an index)."""
+    county, i.e. outside the province): first the county the row names (`with_county`), else
+    through counties cut into small parts (fast point tests with an index)."""
     session.execute(text(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS found_county text"))
     session.execute(
         text(
@@ -94,12 +94,20 @@ def locate_points(session: Session, table: str) -> None:
         )
     )
     session.execute(text("ANALYZE import_county_parts"))
+    if with_county:  # the county the file names, when the point lies in it (a hash join)
+        session.execute(
+            text(
+                f"UPDATE {table} s SET found_county = r.code FROM admin_regions r"
+                f" WHERE r.code = s.county_code AND r.level = 'county'"
+                f" AND ST_Intersects(r.geom, {point_sql()})"
+            )
+        )
     session.execute(
         text(
             f"UPDATE {table} s SET found_county = ("
             "  SELECT c.code FROM import_county_parts c"
             f"  WHERE ST_Intersects(c.geom, {point_sql()}) LIMIT 1)"
-            " WHERE s.lon IS NOT NULL AND s.lat IS NOT NULL"
+            " WHERE s.lon IS NOT NULL AND s.lat IS NOT NULL AND s.found_county IS NULL"
         )
     )
 

@@ -18,6 +18,7 @@ import pandas as pd
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from geo.bulk import Deferred, drop_indexes_and_foreign_keys, rebuild_indexes_and_foreign_keys
 from geo.coords import InputCRS
 from geo.imports.base import ImportReport, ImportSource, Problem
 from geo.imports.columns import Column
@@ -37,14 +38,11 @@ from geo.imports.fields import (
 from geo.imports.staging import (
     SAME_POINT_DEGREES,
     count_would_be,
-    count_written,
-    kept_point_sql,
     locate_points,
     location_checks,
     point_sql,
     report_queries,
     stage,
-    update_clause,
 )
 from geo.screening import Scope
 
@@ -108,6 +106,7 @@ UNIT_COLUMNS: tuple[Column, ...] = (
         "实测 / 申报 / 地址解析 / 高德转换 / 百度转换; from --crs when absent",
     ),
 )
+BULK_LOAD_FROM = 100_000  # new units from which indexes are rebuilt rather than maintained
 STAGE_TYPES = {
     "row": "integer",
     "credit_code": "text",
@@ -226,7 +225,7 @@ class UnitImporter:
             "lon_header": cells.header(LONGITUDE.name),
             "county_header": cells.header(COUNTY.name) if cells.has(COUNTY.name) else None,
         }
-        locate_points(session, "import_units")
+        locate_points(session, "import_units", with_county=cells.has(COUNTY.name))
         checks = [
             # a code stored already is kept as it is (the database marks a wrong check digit)
             "SELECT s.row, CAST(:code_header AS text), s.credit_code,"
@@ -264,33 +263,70 @@ class UnitImporter:
         )
 
     def write(self, session: Session, staged: StagedUnits, report: ImportReport) -> Scope:
-        """Upsert the staged units; return the units whose place or industry changed."""
-        moved = f"NOT ST_DWithin(units.geom, EXCLUDED.geom, {SAME_POINT_DEGREES})"
+        """Update the stored units that changed, insert the new ones; return both."""
+        point = point_sql()
+        moved = f"NOT ST_DWithin(u.geom, {point}, {SAME_POINT_DEGREES})"
         updates = {
-            column: f"EXCLUDED.{column}"
+            column: f"s.{column}"
             for field, columns in UPDATABLE.items()
             if field in staged.fields
             for column in columns
         }
         updates |= {
-            "geom": kept_point_sql("units"),
-            "industry_code": "EXCLUDED.industry_code",
-            "county_code": "EXCLUDED.county_code",
+            "geom": f"CASE WHEN {moved} THEN {point} ELSE u.geom END",
+            "industry_code": "s.industry_code",
+            "county_code": "coalesce(s.county_code, s.found_county)",
         }
         if "location_source" not in staged.fields:  # follows the point only when it moved
             updates["location_source"] = (
-                f"CASE WHEN {moved} THEN EXCLUDED.location_source ELSE units.location_source END"
+                f"CASE WHEN {moved} THEN s.location_source ELSE u.location_source END"
             )
-        changed = session.execute(
-            text(
-                "INSERT INTO units (credit_code, site_seq, name, industry_code, category,"
-                " county_code, address, status, location_source, geom)"
-                " SELECT credit_code, site_seq, name, industry_code, category,"
-                " coalesce(county_code, found_county), address, status, location_source,"
-                f" {point_sql()} FROM import_units s ORDER BY s.row"
-                f" ON CONFLICT (credit_code, site_seq) {update_clause('units', updates)}"
-                " RETURNING id, xmax = 0 AS inserted"
+        # an unchanged unit is neither locked nor written (a re-run touches nothing)
+        updated = (
+            session.execute(
+                text(
+                    "UPDATE units u SET "
+                    + ", ".join(f"{column} = {value}" for column, value in updates.items())
+                    + " FROM import_units s"
+                    " WHERE u.credit_code = s.credit_code AND u.site_seq = s.site_seq"
+                    f" AND ({', '.join(f'u.{c}' for c in updates)})"
+                    f" IS DISTINCT FROM ({', '.join(updates.values())})"
+                    " RETURNING u.id"
+                )
             )
-        ).all()
-        count_written(report, changed, report.rows)
-        return Scope(unit_ids=tuple(int(row.id) for row in changed))
+            .scalars()
+            .all()
+        )
+        new = report.inserted
+        deferred = self._defer_indexes(session, new)
+        inserted = (
+            session.execute(
+                text(
+                    "INSERT INTO units (credit_code, site_seq, name, industry_code, category,"
+                    " county_code, address, status, location_source, geom)"
+                    " SELECT credit_code, site_seq, name, industry_code, category,"
+                    " coalesce(county_code, found_county), address, status, location_source,"
+                    f" {point}"
+                    " FROM import_units s WHERE NOT EXISTS (SELECT 1 FROM units u"
+                    "  WHERE u.credit_code = s.credit_code AND u.site_seq = s.site_seq)"
+                    " ORDER BY s.row RETURNING id"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        if deferred:
+            rebuild_indexes_and_foreign_keys(session.connection(), deferred)
+        report.inserted, report.updated = len(inserted), len(updated)
+        report.unchanged = report.rows - len(inserted) - len(updated)
+        return Scope(unit_ids=(*updated, *inserted))
+
+    @staticmethod
+    def _defer_indexes(session: Session, new: int) -> list[Deferred]:
+        """For a load that more than doubles the table, drop its secondary indexes and foreign
+        keys to rebuild them afterwards (set-based, faster than row by row); the table is
+        locked for the import's transaction either way."""
+        stored = session.execute(text("SELECT count(*) FROM units")).scalar_one()
+        if new < BULK_LOAD_FROM or new < stored:
+            return []
+        return drop_indexes_and_foreign_keys(session.connection(), ("units",))

@@ -25,8 +25,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3})")
 
 
 def blank(values: pd.Series) -> np.ndarray:
-    """Cells that are empty or only spaces."""
-    return values.str.strip().eq("").to_numpy()
+    """Cells that are empty (cells come stripped from `read_table`)."""
+    return values.eq("").to_numpy()
 
 
 def _clean_dates(values: pd.Series) -> pd.Series:
@@ -59,17 +59,23 @@ def parse_date_ranges(values: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarr
 def parse_numbers(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Decimal numbers (thousands separators allowed). Returns (float array, NaN where empty or
     bad; bad mask)."""
-    text = values.str.strip().str.replace(_THOUSANDS, "", regex=True)
-    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, copy=True)
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float, copy=True)
+    retry = np.flatnonzero(~np.isfinite(numbers) & ~blank(values))
+    if len(retry):  # only cells plain parsing missed may carry thousands separators
+        text = values.iloc[retry].str.replace(_THOUSANDS, "", regex=True)
+        numbers[retry] = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(numbers) & ~blank(values)
     numbers[~np.isfinite(numbers)] = np.nan
     return numbers, bad
 
 
-def parse_angles(values: pd.Series, axis: Axis) -> tuple[np.ndarray, np.ndarray]:
+def parse_angles(
+    values: pd.Series, axis: Axis, *, numbers: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Longitudes or latitudes in decimal degrees or DMS (`106°33′12.3″E`, `东经106度33分`…),
-    range-checked for the axis. Returns (degrees, NaN where empty or bad; bad mask)."""
-    degrees, _ = parse_numbers(values)
+    range-checked for the axis (`numbers`: the cells as plain numbers, when already parsed).
+    Returns (degrees, NaN where empty or bad; bad mask)."""
+    degrees = (parse_numbers(values)[0] if numbers is None else numbers).copy()
     limit = 180.0 if axis == "lon" else 90.0
     out_of_range = np.abs(degrees) > limit
     degrees[out_of_range] = np.nan
@@ -86,8 +92,9 @@ def parse_choices(values: pd.Series, choices: dict[str, str]) -> tuple[pd.Series
     """One of a set of values, by any of its labels (`choices` maps a label, compared without
     spaces and case, to the stored value). Returns (values, None where empty or bad; bad)."""
     lookup = {re.sub(r"\s+", "", label).lower(): value for label, value in choices.items()}
-    key = values.str.replace(r"\s+", "", regex=True).str.lower()
-    mapped = key.map(lookup)
+    # few distinct cells (categories, statuses): normalise those, not every cell
+    found = {cell: lookup.get(re.sub(r"\s+", "", cell).lower()) for cell in values.unique()}
+    mapped = values.map(found)
     bad = mapped.isna().to_numpy() & ~blank(values)
     return mapped.where(mapped.notna(), None), bad
 
