@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 PERMITMAP := $(BIN)/permitmap
 
-.PHONY: run test setup chromium gdal lint bench-load bench-screen bench-serve bench-web clean
+.PHONY: run test setup chromium gdal lint bench-load bench-screen bench-serve bench-web bench-import clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ setup: $(STAMP)
 	$(PERMITMAP) db start
 	$(PERMITMAP) db migrate
 
-## run: set up, load the demo province if the database is empty, screen it, serve :8000
+## run: set up, load the demo province if the database is empty, screen it, serve :8000 and
+## receive HJ 212 packets on :9212 (the receiver runs beside the server as a background process
+## of this recipe's shell, stopped when the server stops: Ctrl-C ends both)
 run: setup
 	$(PERMITMAP) demo --if-empty
 	$(PERMITMAP) screen
 	$(PERMITMAP) layers refresh
 	$(PERMITMAP) user demo
+	$(PERMITMAP) monitor serve & receiver=$$!; \
+	trap 'kill $$receiver 2>/dev/null; wait $$receiver' EXIT; \
+	trap 'exit 130' INT TERM; \
 	$(PERMITMAP) serve
 
 ## chromium: Debian's chromium for the browser tests (Playwright cannot download its own here)
@@ -72,6 +77,19 @@ bench-serve: $(STAMP)
 bench-reminders: $(STAMP)
 	$(PERMITMAP) db start
 	$(BIN)/python -m bench.reminders --units 1000000
+
+## bench-import: 1,000,000 units from CSV through `permitmap import units` (validation, upsert,
+## re-screening), beside ogr2ogr loading the same CSV into PostGIS without validation
+bench-import: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.imports --units 1000000
+
+## bench-monitor: 10,000 simulated HJ 212 devices sending minute data for 60 s to the receiver
+## (every check), then to a bare receiver (frame + parse + COPY) on the same simulator
+.PHONY: bench-monitor
+bench-monitor: $(STAMP)
+	$(PERMITMAP) db start
+	$(BIN)/python -m bench.monitor --devices 10000 --duration 60
 
 ## bench-web: first paint and panning of the staff and public maps (1,000,000 units) in headless
 ## chromium, beside a plain Leaflet page on tipg's tiles

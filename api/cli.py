@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from api.cli_imports import import_command
+from api.cli_monitor import monitor_app
 from api.cli_support import cli_actor, cli_settings, cli_transaction
 from geo.clock import SystemClock
 from geo.cluster import EmbeddedCluster
@@ -59,6 +60,7 @@ app.add_typer(user_app, name="user")
 reports_app = typer.Typer(help="Execution reports (执行报告).", no_args_is_help=True)
 app.add_typer(reports_app, name="reports")
 app.command("import")(import_command)
+app.add_typer(monitor_app, name="monitor")
 
 MAX_DEMO_UNITS = 1_000_000
 MAX_NEAR_BOUNDARY_M = 5_000.0

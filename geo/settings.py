@@ -75,6 +75,7 @@ class Settings:
         web: WebSettings | None = None,
         attachments: AttachmentSettings | None = None,
         imports: ImportSettings | None = None,
+        monitor: MonitorSettings | None = None,
     ) -> None:
         self.database = database or DatabaseSettings()
         self.cluster = cluster or ClusterSettings()
@@ -85,6 +86,7 @@ class Settings:
         self.web = web or WebSettings()
         self.attachments = attachments or AttachmentSettings()
         self.imports = imports or ImportSettings()
+        self.monitor = monitor or MonitorSettings()
 
 
 class AttachmentSettings(BaseSettings):
@@ -119,6 +121,27 @@ class ImportSettings(BaseSettings):
     max_unzipped_bytes: int = Field(default=2 * 1024 * 1024 * 1024, ge=1024)
     max_problems: int = Field(default=1000, ge=10)
     bulk_audit_rows: int = Field(default=10_000, ge=1)
+
+
+class MonitorSettings(BaseSettings):
+    """The HJ 212-2017 receiver (`permitmap monitor serve`): where it listens (port 9212, an
+    unassigned port ending in the standard's number), how it batches packets into transactions,
+    when it closes silent connections, its bounds, how often it reloads the device registry and
+    sweeps for offline devices, and how many months of readings it keeps. `max_data_bytes` bounds a
+    packet's data segment: HJ 212-2017 allows 1,024 bytes, devices in service send more."""
+
+    model_config = SettingsConfigDict(env_prefix="PERMITMAP_MONITOR_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=9212, ge=0, le=65535)  # 0: any free port (tests)
+    batch_ms: int = Field(default=200, ge=1, le=60_000)
+    batch_max_packets: int = Field(default=1000, ge=1, le=100_000)
+    idle_timeout_s: float = Field(default=600.0, gt=0)
+    max_connections: int = Field(default=20_000, ge=1)
+    max_data_bytes: int = Field(default=4096, ge=64, le=9999)
+    registry_reload_s: float = Field(default=30.0, gt=0)
+    offline_sweep_s: float = Field(default=60.0, gt=0)
+    retention_months: int = Field(default=36, ge=1)
 
 
 class WebSettings(BaseSettings):
