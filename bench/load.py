@@ -90,6 +90,24 @@ def sql(engine: Engine, *statements: str) -> object:
         return result.scalar() if result.returns_rows else None
 
 
+def holds(url: str, database: str, units: int) -> bool:
+    """Whether the scratch database `database` (at `url`) exists and holds exactly `units`
+    units (benchmarks that reuse their database check this first)."""
+    server = make_engine(
+        make_url(url).set(database="postgres").render_as_string(hide_password=False)
+    )
+    exists = sql(server, f"SELECT count(*) FROM pg_database WHERE datname = '{database}'")
+    server.dispose()
+    if not exists:
+        return False
+    engine = make_engine(url)
+    found = None
+    if sql(engine, "SELECT to_regclass('public.units') IS NOT NULL"):
+        found = sql(engine, "SELECT count(*) FROM units")
+    engine.dispose()
+    return found == units
+
+
 def peer_rates(engine: Engine, units: pd.DataFrame) -> dict[str, float]:
     """Rows/s loading the units rows into plain tables: geopandas, permitmap COPY, ogr2ogr."""
     frame = units.assign(geom=shapely.from_wkb(units["geom"].to_numpy()))

@@ -44,10 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from bench.load import admin, scratch_url, sql, timed
+from bench.load import admin, holds, scratch_url, sql, timed
 from bench.servers import OUT, PERMITMAP
 from data.demo.loader import write_demo
 from data.demo.options import DemoOptions
@@ -63,26 +62,9 @@ PASSWORD = "bench-simulator"
 TARGET_PER_S, TARGET_RATIO, TARGET_P99_MS = 2000, 0.5, 2000
 
 
-def holds(url: str, units: int) -> bool:
-    """Whether the scratch database exists and holds exactly `units` units."""
-    server = make_engine(
-        make_url(url).set(database="postgres").render_as_string(hide_password=False)
-    )
-    exists = sql(server, f"SELECT count(*) FROM pg_database WHERE datname = '{SCRATCH_DB}'")
-    server.dispose()
-    if not exists:
-        return False
-    engine = make_engine(url)
-    found = None
-    if sql(engine, "SELECT to_regclass('public.units') IS NOT NULL"):
-        found = sql(engine, "SELECT count(*) FROM units")
-    engine.dispose()
-    return found == units
-
-
 def prepare(url: str, units: int, *, reuse: bool) -> Engine:
     """The scratch database with the demo of `units` units, migrated to head."""
-    if reuse and holds(url, units):
+    if reuse and holds(url, SCRATCH_DB, units):
         print(f"reusing database {SCRATCH_DB} ({units:,} units)")
         engine = make_engine(url)
         upgrade(engine)
