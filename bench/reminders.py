@@ -32,8 +32,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from api.app import create_app
-from bench.load import scratch_url, timed
-from bench.serve import SCRATCH_DB, holds, prepare
+from bench.load import holds, scratch_url, timed
+from bench.serve import SCRATCH_DB, prepare
 from geo.db import make_engine
 from geo.migrate import upgrade
 from geo.reminders import monthly_reminders
@@ -74,7 +74,7 @@ def peer(engine: Engine) -> int:
 def scratch_engine(units: int, revision: str) -> tuple[str, Engine]:
     """The bench.serve scratch database, reused when it holds `units` (never dropped here)."""
     url = scratch_url(SCRATCH_DB)
-    if holds(url, units):
+    if holds(url, SCRATCH_DB, units):
         print(f"reusing database {SCRATCH_DB} ({units:,} units), migrating to {revision}")
         engine = make_engine(url)
         upgrade(engine, revision)
