@@ -20,6 +20,7 @@ from urllib.parse import quote, urlparse
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -440,7 +441,12 @@ def sign_in(recorded: RecordedPage, next_path: str) -> None:
     page.fill("#username", BROWSER_USER[0])
     page.fill("#password", BROWSER_USER[1])
     page.click("#sign-in")
-    page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
+    page.wait_for_url(f"**{next_path.split('?')[0]}*", timeout=TIMEOUT)
+    try:
+        page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
+    except PlaywrightTimeoutError as exc:  # say where the browser was (a rare CI timeout)
+        body = page.evaluate("document.body ? document.body.innerText.slice(0, 300) : ''")
+        raise AssertionError(f"map not ready at {page.url}: {body!r}") from exc
 
 
 def assert_offline(recorded: RecordedPage) -> None:
