@@ -22,23 +22,10 @@ from tests.conftest import use_session
 from tests.factories import COUNTY
 from tests.layer_fixtures import EXPECTED_STATUS, World, build_world
 from tests.roles import as_role, role_settings
+from tests.test_unit_status import PRIORITY  # the 12 levels, declared once
 
 NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in China
 TODAY = date(2026, 11, 24)
-PRIORITY = (
-    "violation",
-    "closed",
-    "no_permit",
-    "revoked",
-    "expired",
-    "exceedance",
-    "overdue_problem",
-    "open_problem",
-    "monitoring_abnormal",
-    "warning",
-    "expiring",
-    "valid",
-)
 
 
 @pytest.fixture
