@@ -1,12 +1,16 @@
 """The app: /health, /docs, and RFC 9457 problem details without internals."""
 
 import re
+import threading
+import time
 
+import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
 from geo.settings import DatabaseSettings, Settings
+from tests.browser import live_server
 
 
 def test_health_reports_database_and_postgis_versions(client) -> None:
@@ -79,3 +83,35 @@ def test_unreachable_database_gives_503_without_internals() -> None:
 def test_front_page_leads_to_the_public_map(client) -> None:
     response = client.get("/", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/public"
+
+
+def test_a_page_waiting_on_the_database_does_not_stall_the_server(db_url, engine) -> None:
+    """Pages do their database work off the event loop: while one waits on a lock, the
+    server still answers others (a page that blocked the loop once held CI's sign-in 30 s)."""
+    app = create_app(Settings(database=DatabaseSettings(database_url=db_url, db_pool_size=2)))
+    pages: list[int] = []
+    with live_server(app) as base, engine.connect() as locker:
+        locker.execute(text("LOCK TABLE data_versions IN ACCESS EXCLUSIVE MODE"))
+        waiting = threading.Thread(
+            target=lambda: pages.append(httpx.get(f"{base}/public", timeout=60).status_code)
+        )
+        waiting.start()
+        deadline = time.monotonic() + 20
+        while not _lock_waits(engine) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _lock_waits(engine), "the page never reached the locked table"
+        other = httpx.get(f"{base}/static/vendor/swagger-ui-5.35.0/swagger-ui.css", timeout=10)
+        assert other.status_code == 200
+        locker.rollback()
+        waiting.join(timeout=60)
+    assert pages == [200]
+
+
+def _lock_waits(engine) -> int:
+    with engine.connect() as probe:
+        return probe.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE NOT granted AND database = ("
+                "SELECT oid FROM pg_database WHERE datname = current_database())"
+            )
+        ).scalar_one()

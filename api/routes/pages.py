@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 from shapely.geometry import shape
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import SESSION_COOKIE, StaffUser, User, current_user
 from api.deps import SessionDep, SessionFactoryDep
@@ -183,7 +184,7 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 @router.get("/map", response_class=HTMLResponse)
-async def staff_map(user: PageUser, request: Request, session: SessionDep) -> Response:
+def staff_map(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The staff map: every layer, filters, search, the unit panel, exports."""
     if user is None:
         return to_sign_in(request)
@@ -196,7 +197,7 @@ async def staff_map(user: PageUser, request: Request, session: SessionDep) -> Re
 
 
 @router.get("/siting", response_class=HTMLResponse)
-async def siting_page(user: PageUser, request: Request, session: SessionDep) -> Response:
+def siting_page(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The planner's siting page: draw or upload a site, pick the industry, check it."""
     if user is None:
         return to_sign_in(request)
@@ -204,7 +205,7 @@ async def siting_page(user: PageUser, request: Request, session: SessionDep) -> 
 
 
 @router.get("/public", response_class=HTMLResponse)
-async def public_map(user: PageUser, request: Request, session: SessionDep) -> Response:
+def public_map(user: PageUser, request: Request, session: SessionDep) -> Response:
     """The public disclosure map: public layers and public fields only."""
     return _map_page(request, session, user, "public", _map_layers(request, Audience.PUBLIC))
 
@@ -246,7 +247,7 @@ def _result_fragment(request: Request, user: User, result: SitingResult) -> Resp
 
 
 @router.post("/siting/check", response_class=HTMLResponse)
-async def siting_check_fragment(
+def siting_check_fragment(
     body: SitingCheck, request: Request, session: SessionDep, user: StaffUser
 ) -> Response:
     """The siting page's result panel for a drawn site (HTML; the JSON is /api/siting/check)."""
@@ -263,11 +264,12 @@ async def siting_file_fragment(
 ) -> Response:
     """The siting page's result panel for an uploaded site."""
     upload = await read_upload(file, request)
-    return _result_fragment(request, user, run_file_check(session, upload, form, request))
+    result = await run_in_threadpool(run_file_check, session, upload, form, request)
+    return _result_fragment(request, user, result)
 
 
 @router.get("/siting/report", response_class=HTMLResponse)
-async def siting_report(
+def siting_report(
     user: PageUser,
     request: Request,
     session: SessionDep,
@@ -301,7 +303,7 @@ async def siting_report(
 
 
 @router.get("/public/units/{credit_code}", response_class=HTMLResponse)
-async def public_unit_page(
+def public_unit_page(
     credit_code: str,
     user: PageUser,
     request: Request,

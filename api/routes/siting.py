@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import StaffUser
 from api.deps import SessionDep
@@ -106,4 +107,5 @@ async def check_file(
 ) -> dict:
     """The same check for an uploaded file (size limited by PERMITMAP_SITING_MAX_UPLOAD_BYTES)."""
     upload = await read_upload(file, request)
-    return run_file_check(session, upload, form, request).to_dict()
+    result = await run_in_threadpool(run_file_check, session, upload, form, request)
+    return result.to_dict()
