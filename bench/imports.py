@@ -37,6 +37,7 @@ from psycopg.conninfo import make_conninfo
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from bench.import_floor import write_floor
 from bench.load import admin, scratch_url, sql, timed
 from data.demo.inventory import credit_codes, generate_units
 from data.demo.layout import Layout, build_layout
@@ -84,6 +85,7 @@ class Repeat:
     permitmap_rows: int | None = None
     ogr2ogr_s: float | None = None
     ogr2ogr_rows: int | None = None
+    floor_s: float | None = None
 
 
 def demo_options(units: int, seed: int) -> DemoOptions:
@@ -315,7 +317,23 @@ def one_repeat(
             print(f"  ogr2ogr:           {result.ogr2ogr_s:7.1f} s ({result.ogr2ogr_rows:,} rows)")
     finally:
         engine.dispose()
+    result.floor_s = run_floor(url, csv_path, args)
     return result
+
+
+def run_floor(url: str, csv_path: Path, args: argparse.Namespace) -> float:
+    """The write floor (bench.import_floor) on a fresh scratch database; its seconds."""
+    engine, setup_s = prepare(url, args.seed, args.demo_units)
+    try:
+        floor = write_floor(engine, csv_path)
+    finally:
+        engine.dispose()
+    steps = ", ".join(f"{name} {seconds:.1f}" for name, seconds in floor.steps.items())
+    print(
+        f"  write floor:       {floor.seconds:7.1f} s ({floor.rows:,} rows: {steps};"
+        f" database recreated in {setup_s:.1f} s, untimed)"
+    )
+    return floor.seconds
 
 
 def profile(url: str, csv_path: Path, args: argparse.Namespace) -> None:
@@ -379,10 +397,20 @@ def report(runs: list[Repeat], requested: int) -> dict[str, object]:
     ):
         per_s = f"{rows_per_s:>10,.0f} rows/s" if rows_per_s else ""
         print(f"  {label:17} {cell(values, chosen)}  {per_s}")
+    floor_s = median([r.floor_s for r in runs])
+    f_rate = rate(requested, floor_s)
+    print(
+        f"  {'write floor':17} {cell([r.floor_s for r in runs], floor_s)}  {f_rate:>10,.0f} rows/s"
+    )
     ratio = round(p_rate / o_rate, 3) if p_rate and o_rate else None
     if ratio is not None:
         met = "met" if ratio >= TARGET_RATIO else "NOT met"
         print(f"ratio permitmap / ogr2ogr rows/s: {ratio:.2f} (target >= {TARGET_RATIO}: {met})")
+    bound = round(f_rate / o_rate, 3) if f_rate and o_rate else None
+    if bound is not None:
+        print(
+            f"ratio write floor / ogr2ogr rows/s: {bound:.2f} (no validating import can do better)"
+        )
     result: dict[str, object] = {
         "bench": "import",
         "rows": permitmap_rows if permitmap_rows is not None else ogr2ogr_rows,
@@ -392,6 +420,8 @@ def report(runs: list[Repeat], requested: int) -> dict[str, object]:
         "ogr2ogr_s": round(ogr2ogr_s, 2) if ogr2ogr_s is not None else None,
         "permitmap_rerun_s": round(rerun_s, 2) if rerun_s is not None else None,
         "ratio": ratio,
+        "write_floor_s": round(floor_s, 2) if floor_s is not None else None,
+        "floor_ratio": bound,
     }
     if ogr2ogr_rows is not None and ogr2ogr_rows != result["rows"]:
         result["ogr2ogr_rows"] = ogr2ogr_rows
