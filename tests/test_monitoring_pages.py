@@ -528,3 +528,41 @@ def test_public_page_of_a_key_unit_shows_daily_averages_only(recorded, live) -> 
     page.screenshot(path=str(ARTIFACTS / "public_key_unit_daily_averages.png"), full_page=True)
     simplified = page.goto(f"{live.base_url}/public/units/{live.mworld.simplified_code}")
     assert simplified.status == 200 and page.locator("#pm-monitoring").count() == 0
+
+
+@pytest.mark.slow
+def test_an_open_event_opens_its_problem_from_the_side_panel(recorded, live) -> None:
+    unit_id = live.mworld.world.units["expiring"]  # its outlet has an open COD exceedance
+    sign_in(recorded, f"/map?unit={unit_id}")
+    page = recorded.page
+    event = ".pm-events li.pm-event-exceedance"
+    page.wait_for_selector(f"{event} form", timeout=TIMEOUT)
+    summary = page.inner_text(event)
+    assert "超标" in summary and "化学需氧量" in summary and "始于 2026-11-" in summary
+    event_id = int(page.get_attribute(event, "data-event"))
+    answered = f"/api/monitoring/events/{event_id}/problem"
+    page.fill(f"{event} input[name=department]", "   ")  # blank once trimmed: refused, shown
+    with page.expect_response(lambda r: r.url.endswith(answered)) as refused:
+        page.click(f"{event} button[type=submit]")
+    assert refused.value.status == 422
+    page.wait_for_selector(f"{event} .pm-error:has-text('department')")
+    assert page.get_attribute(event, "data-problem") is None
+    page.fill(f"{event} input[name=department]", "江津区生态环境局执法支队")
+    with page.expect_response(lambda r: r.url.endswith(answered)) as opened:
+        page.click(f"{event} button[type=submit]")
+    assert opened.value.status == 201
+    page.wait_for_selector(f"{event}[data-problem] .pm-event-problem")
+    problem_id = int(page.get_attribute(event, "data-problem"))
+    assert page.inner_text(f"{event} .pm-event-problem") == f"已立问题 #{problem_id}"
+    fetch = "url => fetch(url).then(r => r.json())"
+    assert page.evaluate(fetch, f"/api/monitoring/events/{event_id}")["problem_id"] == problem_id
+    problem = page.evaluate(fetch, f"/api/problems/{problem_id}")
+    assert (problem["unit_id"], problem["department"]) == (unit_id, "江津区生态环境局执法支队")
+    assert problem["problem_type"] == "monitoring_exceedance"
+    page.reload()  # the panel again: the event now names its problem instead of the form
+    page.wait_for_selector(f"{event}[data-problem='{problem_id}'] .pm-event-problem")
+    assert page.locator(f"{event} form").count() == 0
+    refusal = "the server responded with a status of 422 (Unprocessable Entity)"
+    assert [e for e in recorded.console_errors if refusal not in e] == []  # chromium logs it
+    recorded.console_errors.clear()
+    assert_offline(recorded)

@@ -1,7 +1,7 @@
 /* permitmap monitoring charts, drawn with uPlot (vendored, /static/vendor/uplot-1.6.32; loaded
  * before this file by the pages that chart). Staff map: per outlet of the unit panel, a chart
- * per pollutant over 24 h / 7 d / 30 d against its limits (/api/outlets/{id}/readings), and the
- * county summary (/api/monitoring/summary). A key unit's public page: its daily averages against
+ * per pollutant over 24 h / 7 d / 30 d against its limits (/api/outlets/{id}/readings), its open
+ * events each with a form that opens its problem on the ledger, and the county summary (/api/monitoring/summary). A key unit's public page: its daily averages against
  * the permitted limit, from the page's own JSON block (nothing is fetched). Times are Beijing
  * time whatever the browser's zone. */
 (function () {
@@ -129,6 +129,94 @@
     return node;
   }
 
+  // ---- staff: an outlet's open events, each able to open its problem on the ledger ----------
+  var KIND_MESSAGES = { exceedance: "exceeding", abnormal: "abnormal", offline: "offline" };
+
+  function minuteLabel(iso) {
+    var d = beijing(epoch(iso));
+    return d.getFullYear() + "-" + dayLabel(d) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
+  }
+  function csrfHeaders() {
+    var token = json("pm-csrf");
+    return token ? { "X-CSRF-Token": token } : {};
+  }
+  function postJSON(url, body) {
+    var headers = Object.assign({ "Content-Type": "application/json", Accept: "application/json" }, csrfHeaders());
+    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body) })
+      .then(function (response) {
+        return response.json().then(function (answer) {
+          if (!response.ok) throw new Error(answer.detail || answer.title || response.statusText);
+          return answer;
+        });
+      });
+  }
+
+  function eventSummary(event) {
+    var what = [t(KIND_MESSAGES[event.kind] || event.kind)];
+    if (event.pollutant_code) what.push(event.pollutant_name || event.pollutant_code);
+    what.push(t("since") + " " + minuteLabel(event.started_at));
+    if (event.peak_value !== null && event.peak_value !== undefined) {
+      var peak = t("peak") + " " + number(event.peak_value);
+      if (event.limit_value !== null && event.limit_value !== undefined) peak += " / " + t("limit") + " " + number(event.limit_value);
+      what.push(peak + (event.concentration_unit ? " " + event.concentration_unit : ""));
+    }
+    return what.join(" · ");
+  }
+
+  function problemNote(problemId) {
+    return el("span", { "class": "pm-event-problem", text: t("problem_opened").replace("{id}", problemId) });
+  }
+
+  // One action: the department that will handle it, then the button (the finding is the event's
+  // own description; a deadline, when one is due, is set on the ledger).
+  function openProblemForm(event, item) {
+    var department = el("input", {
+      type: "text", name: "department", required: "required", maxlength: "200",
+      "class": "form-control form-control-sm", placeholder: t("department"), "aria-label": t("department")
+    });
+    var button = el("button", { type: "submit", "class": "btn btn-sm btn-outline-danger" }, [t("open_problem")]);
+    var message = el("span", { "class": "pm-error", role: "alert" });
+    var form = el("form", { "class": "pm-event-form" }, [department, button, message]);
+    form.addEventListener("submit", function (submitted) {
+      submitted.preventDefault();
+      button.disabled = true;
+      message.textContent = "";
+      postJSON("/api/monitoring/events/" + encodeURIComponent(event.id) + "/problem", { department: department.value.trim() })
+        .then(function (problem) {
+          form.replaceWith(problemNote(problem.id));
+          item.setAttribute("data-problem", String(problem.id));
+        })
+        .catch(function (error) {
+          message.textContent = t("error") + ": " + error.message;
+          button.disabled = false;
+        });
+    });
+    return form;
+  }
+
+  function eventsBlock(outlet) {
+    var box = el("div", { "class": "pm-events", "data-state": "loading" });
+    getJSON("/api/monitoring/events?open=true&outlet_id=" + encodeURIComponent(outlet.id)).then(function (events) {
+      if (!events.length) {
+        box.replaceChildren(el("p", { "class": "pm-note", text: t("no_open_events") }));
+      } else {
+        box.replaceChildren(el("h5", { text: t("open_events") }), el("ul", { "class": "list-unstyled" }, events.map(function (event) {
+          var item = el("li", { "data-event": String(event.id), "class": "pm-event pm-event-" + event.kind }, [
+            el("div", { text: eventSummary(event) })
+          ]);
+          if (event.problem_id) item.setAttribute("data-problem", String(event.problem_id));
+          item.appendChild(event.problem_id ? problemNote(event.problem_id) : openProblemForm(event, item));
+          return item;
+        })));
+      }
+      box.setAttribute("data-state", "ready");
+    }).catch(function (error) {
+      box.replaceChildren(el("p", { "class": "pm-error", text: t("error") + ": " + error.message }));
+      box.setAttribute("data-state", "error");
+    });
+    return box;
+  }
+
   // ---- staff: an outlet's charts in the unit panel -----------------------------------------
   // The live status as the map's legend names and colours it (layers/registry.py).
   function liveClass(status) {
@@ -146,7 +234,7 @@
     });
     var bar = el("div", { "class": "pm-windows", role: "group", "aria-label": t("monitoring") }, buttons);
     var block = el("section", { "class": "pm-monitor", "data-outlet": String(outlet.id) }, [
-      el("h4", {}, [outlet.code + " · " + t("monitoring") + " ", status]), bar, charts
+      el("h4", {}, [outlet.code + " · " + t("monitoring") + " ", status]), eventsBlock(outlet), bar, charts
     ]);
     function load(window) {
       buttons.forEach(function (b) { b.setAttribute("aria-pressed", String(b.getAttribute("data-window") === window)); });
