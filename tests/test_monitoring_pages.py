@@ -471,6 +471,8 @@ def test_side_panel_charts_each_pollutant_against_its_limits(recorded, live) -> 
     legend = page.inner_text(f"{chart} .u-legend")
     assert "化学需氧量" in legend and "许可限值" in legend and "特别排放限值" in legend
     assert page.locator(f"{block} .pm-chart[data-pollutant={FLOW}] canvas").count() >= 1
+    events = page.wait_for_selector(f"{block} .pm-events[data-state=ready]", state="attached")
+    assert not events.is_visible()  # no open event: no list (the badge says it is in order)
     assert "正常" in page.inner_text(f"{block} .pm-live") or "normal" in page.inner_text(
         f"{block} .pm-live"
     )

@@ -3,11 +3,13 @@ Content Security Policy, nothing referenced off the server, the language switch.
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE
@@ -15,7 +17,9 @@ from geo.settings import DatabaseSettings, Settings, WebSettings
 from geo.users import authenticate, create_user, open_session
 from tests.conftest import use_session
 from tests.layer_fixtures import build_world
+from web.i18n import LANGUAGES
 from web.offline import external_references
+from web.value_labels import PUBLIC_FIELDS, value_labels
 
 PASSWORD = "correct horse battery"
 SITE = {"geometry": {"type": "Point", "coordinates": [106.05, 29.05]}, "industry_code": "2614"}
@@ -157,3 +161,36 @@ def test_home_leads_to_the_public_map_or_the_staff_map(client, inspector) -> Non
     assert client.get("/", follow_redirects=False).headers["location"] == "/public"
     signed_in(client)
     assert client.get("/", follow_redirects=False).headers["location"] == "/map"
+
+
+ENUM_OF_FIELD = {  # a panel's coded field → the database enum its values come from
+    "category": "management_category",
+    "permit_status": "permit_status",
+    "flag_status": "flag_status",
+    "severity": "severity",
+    "medium": "medium",
+}
+
+
+def test_every_coded_value_a_panel_shows_has_its_label(session) -> None:
+    for field, enum in ENUM_OF_FIELD.items():
+        query = text(f"SELECT unnest(enum_range(NULL::{enum}))::text")
+        values = set(session.execute(query).scalars())
+        for language in LANGUAGES:
+            assert set(value_labels(language, staff=True)[field]) == values, (field, language)
+    zh = value_labels("zh", staff=True)
+    assert zh["category"]["key"] == "重点管理" and zh["permit_status"]["withdrawn"] == "已吊销"
+    assert (
+        value_labels("en", staff=True)["enforcement_status"]["violation"] == "prohibited location"
+    )
+
+
+def test_anonymous_pages_get_the_labels_of_public_fields_only(client, inspector) -> None:
+    def labels(page: str) -> dict:
+        found = re.search(r'id="pm-values">(.*?)</script>', page, re.S)
+        return json.loads(found.group(1))
+
+    public = labels(client.get("/public").text)
+    assert set(public) == set(PUBLIC_FIELDS) and public["category"]["key"] == "重点管理"
+    signed_in(client)
+    assert "enforcement_status" in labels(client.get("/map").text)

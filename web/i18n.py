@@ -123,7 +123,6 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "exceeding": {"zh": "超标", "en": "Exceeding"},
     "open_events": {"zh": "未结束的监测事件", "en": "Open monitoring events"},
-    "no_open_events": {"zh": "无未结束的监测事件", "en": "No open monitoring event"},
     "since": {"zh": "始于", "en": "since"},
     "peak": {"zh": "峰值", "en": "peak"},
     "department": {"zh": "承办部门", "en": "Handling department"},

@@ -24,6 +24,7 @@ from web.assets import MONITORING_JS, UPLOT_CSS, UPLOT_JS
 from web.i18n import LANGUAGES, messages
 from web.maps import MapParts
 from web.ogc_pages import TEMPLATES_DIR
+from web.value_labels import value_labels
 
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?=[\s>])")
 
@@ -73,6 +74,9 @@ def render_page(template: str, context: PageContext, parts: MapParts | None = No
             other_languages=[lang for lang in LANGUAGES if lang != context.language],
             t=messages(context.language),
             messages_json=json.dumps(messages(context.language), ensure_ascii=False),
+            values_json=json.dumps(
+                value_labels(context.language, staff=context.user is not None), ensure_ascii=False
+            ),
             user=context.user,
             csrf=context.csrf,
             path=context.path,

@@ -198,7 +198,7 @@
     var box = el("div", { "class": "pm-events", "data-state": "loading" });
     getJSON("/api/monitoring/events?open=true&outlet_id=" + encodeURIComponent(outlet.id)).then(function (events) {
       if (!events.length) {
-        box.replaceChildren(el("p", { "class": "pm-note", text: t("no_open_events") }));
+        box.hidden = true;  // the status badge already says the outlet is in order
       } else {
         box.replaceChildren(el("h5", { text: t("open_events") }), el("ul", { "class": "list-unstyled" }, events.map(function (event) {
           var item = el("li", { "data-event": String(event.id), "class": "pm-event pm-event-" + event.kind }, [

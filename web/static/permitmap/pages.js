@@ -100,6 +100,11 @@
     });
     return node;
   }
+  // A coded value (category, statuses, medium…) as the page's language names it (pm-values).
+  function label(field, value) {
+    var labels = (data("pm-values") || {})[field] || {};
+    return Object.prototype.hasOwnProperty.call(labels, value) ? labels[value] : value;
+  }
   function shown(value) { return value === null || value === undefined || value === "" ? "—" : String(value); }
   function facts(rows) {
     var list = el("dl", { "class": "pm-facts" });
@@ -152,27 +157,29 @@
     var nodes = [
       el("h2", { text: unit.name, id: "pm-panel-title" }),
       facts([
-        [t("credit_code"), unit.credit_code], [t("category"), unit.category],
+        [t("credit_code"), unit.credit_code], [t("category"), label("category", unit.category)],
         [t("industry"), (unit.industry_code || "") + " " + (unit.industry_name || "")],
         [t("county"), unit.county_name], [t("site_address"), unit.address],
-        [t("status"), unit.enforcement_status], [t("permit_state"), unit.permit_state]
+        [t("status"), label("enforcement_status", unit.enforcement_status)],
+        [t("permit_state"), label("permit_state", unit.permit_state)]
       ]),
       el("h3", { text: t("permit") }),
       facts([[t("permit_no"), permit.permit_no], [t("validity"), validity(permit.valid_from, permit.valid_to)]]),
       el("h3", { text: t("permit_history") }),
-      table([t("permit_no"), t("status"), t("validity")], (record.permits || []).map(function (p) {
-        return [p.permit_no, p.status, validity(p.valid_from, p.valid_to)];
+      table([t("permit_no"), t("permit_state"), t("validity")], (record.permits || []).map(function (p) {
+        return [p.permit_no, label("permit_status", p.status), validity(p.valid_from, p.valid_to)];
       })),
       el("h3", { text: t("outlets") }),
       table([t("outlets"), t("limits")], (record.outlets || []).map(function (o) {
-        return [o.code + " (" + (o.medium || "") + ")", (o.pollutants || []).map(function (p) {
+        return [o.code + " (" + (label("medium", o.medium) || "") + ")", (o.pollutants || []).map(function (p) {
           return (p.pollutant_name || p.pollutant_code) + " " + shown(p.concentration_limit) + " " + (p.concentration_unit || "");
         }).join("; ")];
       })),
       monitoringSection(record.outlets || []),
       el("h3", { text: t("flags") }),
       table([t("flags"), t("severity"), t("legal_basis")], (record.flags || []).map(function (f) {
-        return [f.rule_code + " · " + (f.zone_code || "") + " · " + f.status, f.severity, f.legal_basis];
+        return [f.rule_code + " · " + (f.zone_code || "") + " · " + label("flag_status", f.status),
+          label("severity", f.severity), f.legal_basis];
       })),
       el("h3", { text: t("enforcement") }),
       (record.enforcement || []).length ? table(["", ""], record.enforcement.map(function (e) { return [e.date, e.summary]; }))
@@ -194,11 +201,11 @@
     return [
       el("h2", { text: p.name, id: "pm-panel-title" }),
       facts([
-        [t("credit_code"), p.credit_code], [t("category"), p.category],
+        [t("credit_code"), p.credit_code], [t("category"), label("category", p.category)],
         [t("industry"), (p.industry_code || "") + " " + (p.industry_name || "")],
         [t("county"), p.county_name], [t("permit_no"), p.permit_no],
         [t("validity"), validity(p.permit_valid_from, p.permit_valid_to)],
-        [t("permit_state"), p.permit_state]
+        [t("permit_state"), label("permit_state", p.permit_state)]
       ]),
       el("p", {}, [el("a", { href: "/public/units/" + encodeURIComponent(p.credit_code), id: "pm-public-link" }, [t("public_page")])])
     ];
