@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import SessionDep, SessionFactoryDep
 from geo.errors import AuthenticationError, ForbiddenError
-from geo.users import ROLES, csrf_token, session_user, set_actor
+from geo.users import (
+    ROLES,
+    SignedIn,
+    SignInPolicy,
+    authenticate,
+    csrf_token,
+    session_user,
+    set_actor,
+)
 from layers.declarations import Audience
 
 SESSION_COOKIE = "permitmap_session"
@@ -43,6 +52,15 @@ class User:
     def may(self, roles: tuple[str, ...]) -> bool:
         """Whether this caller's role is one of `roles` (admins may do anything)."""
         return self.role == "admin" or self.role in roles
+
+
+def check_credentials(
+    request: Request, session: Session, username: str, password: str
+) -> SignedIn | None:
+    """`authenticate` now, under the configured lock after failed sign-ins."""
+    auth = request.app.state.settings.auth
+    policy = SignInPolicy(auth.max_failed_sign_ins, timedelta(minutes=auth.sign_in_lock_minutes))
+    return authenticate(session, username, password, now=datetime.now(UTC), policy=policy)
 
 
 def service_user(request: Request, token: str) -> User | None:

@@ -18,6 +18,7 @@ from geo.errors import (
     PermitmapError,
     QueryError,
     SetupError,
+    TooManyAttemptsError,
     ValidationError,
 )
 from geo.imports.base import ImportRejectedError
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: dict[type[PermitmapError], int] = {
     ConflictError: 409,
     AuthenticationError: 401,
     ForbiddenError: 403,
+    TooManyAttemptsError: 429,
     SetupError: 503,
 }
 
@@ -68,6 +70,8 @@ async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     response = problem(status, exc.message, **extra)
     if status == 401:
         response.headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttemptsError):
+        response.headers["Retry-After"] = str(exc.retry_after)
     return response
 
 

@@ -50,6 +50,14 @@ class AuthenticationError(PermitmapError):
     """The caller did not say who they are (or the token is unknown)."""
 
 
+class TooManyAttemptsError(PermitmapError):
+    """Refused for now after too many failed attempts; may be tried again in `retry_after` s."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ForbiddenError(PermitmapError):
     """The caller may not do this."""
 

@@ -205,6 +205,8 @@ class AuthSettings(BaseSettings):
     admin_tokens: SecretStr = SecretStr(DEVELOPMENT_ADMIN_TOKENS)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)  # a browser sign-in
     api_token_hours: int = Field(default=24, ge=1, le=24 * 365)  # a token from /api/auth/token
+    max_failed_sign_ins: int = Field(default=5, ge=1, le=100)  # in a row, within the lock time
+    sign_in_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)
 
     def tokens(self) -> dict[str, tuple[str, str]]:
         """token → (name, role). Staff entries are `name:token` (role supervisor) or

@@ -1,10 +1,12 @@
 """Staff users: argon2 password hashes, sign-in sessions (API tokens and browser cookies, only
-their SHA-256 stored), and the actor every write is audited under."""
+their SHA-256 stored), the lock after too many failed sign-ins, and the actor every write is
+audited under."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,7 +18,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from geo.errors import ConflictError, ValidationError
+from geo.clock import CHINA
+from geo.errors import ConflictError, TooManyAttemptsError, ValidationError
 from geo.models import UserRole
 
 ROLES = tuple(role.value for role in UserRole)
@@ -84,8 +87,42 @@ def create_user(
         raise ConflictError(f"user {username!r} exists already") from error
 
 
-def authenticate(session: Session, username: str, password: str) -> SignedIn | None:
-    """The active user with this name and password, or None (same work either way)."""
+@dataclass(frozen=True)
+class SignInPolicy:
+    """`max_failures` failed sign-ins of a name within `lockout` lock it for `lockout`."""
+
+    max_failures: int = 5
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def authenticate(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    now: datetime,
+    policy: SignInPolicy = SignInPolicy(),
+) -> SignedIn | None:
+    """The active user with this name and password, or None (same work either way).
+
+    A failure is counted against the name as typed, known or not; the one that reaches
+    `policy.max_failures` locks the name (an audit entry says so), and while it is locked every
+    sign-in with it raises TooManyAttemptsError without looking at the password. A success
+    clears the count. The count is written in the caller's transaction: answer a failure
+    without raising, so that it is committed.
+    """
+    locked_until = session.execute(
+        text(
+            "SELECT locked_until FROM sign_in_failures WHERE username = :u AND locked_until > :now"
+        ),
+        {"u": username, "now": now},
+    ).scalar()
+    if locked_until is not None:
+        local = locked_until.astimezone(CHINA)
+        raise TooManyAttemptsError(
+            f"too many failed sign-ins: {username!r} is locked until {local:%H:%M} (China time)",
+            retry_after=max(1, int((locked_until - now).total_seconds())),
+        )
     row = session.execute(
         text(
             "SELECT id, username, role::text, county_code, password_hash FROM users"
@@ -96,8 +133,49 @@ def authenticate(session: Session, username: str, password: str) -> SignedIn | N
     try:
         _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        _count_failure(session, username, now=now, policy=policy)
         return None
-    return SignedIn(row.id, row.username, row.role, row.county_code) if row else None
+    if row is None:  # the dummy hash never verifies; kept for the type checker
+        return None
+    session.execute(text("DELETE FROM sign_in_failures WHERE username = :u"), {"u": username})
+    return SignedIn(row.id, row.username, row.role, row.county_code)
+
+
+def _count_failure(session: Session, username: str, *, now: datetime, policy: SignInPolicy) -> None:
+    if not USERNAME.match(username):  # no user can have it: nothing to lock
+        return
+    failures = session.execute(
+        text(
+            "INSERT INTO sign_in_failures (username, failures, last_failed_at)"
+            " VALUES (:u, 1, :now) ON CONFLICT (username) DO UPDATE SET"
+            " failures = CASE WHEN sign_in_failures.last_failed_at <= :window_start"
+            "   OR sign_in_failures.locked_until IS NOT NULL THEN 1"
+            "   ELSE sign_in_failures.failures + 1 END,"
+            " last_failed_at = :now, locked_until = NULL RETURNING failures"
+        ),
+        {"u": username, "now": now, "window_start": now - policy.lockout},
+    ).scalar_one()
+    if failures < policy.max_failures:
+        return
+    until = now + policy.lockout
+    session.execute(
+        text("UPDATE sign_in_failures SET locked_until = :until WHERE username = :u"),
+        {"u": username, "until": until},
+    )
+    after = {"failures": failures, "locked_until": until.isoformat()}
+    _audit_name(session, actor=username, action="sign-in locked", username=username, after=after)
+
+
+def unlock_sign_in(session: Session, username: str, *, by: str) -> bool:
+    """Lift a name's sign-in lock before it runs out (an admin's decision, audited); whether
+    there was one."""
+    lifted = session.execute(
+        text("DELETE FROM sign_in_failures WHERE username = :u AND locked_until IS NOT NULL"),
+        {"u": username},
+    ).rowcount
+    if lifted:
+        _audit_name(session, actor=by, action="sign-in unlocked", username=username, after={})
+    return bool(lifted)
 
 
 def open_session(
@@ -150,6 +228,20 @@ def _record(session: Session, username: str, action: str, user_id: int, kind: st
             " VALUES (:u, :a, 'users', :id, jsonb_build_object('session', CAST(:k AS text)))"
         ),
         {"u": username, "a": action, "id": str(user_id), "k": kind},
+    )
+
+
+def _audit_name(
+    session: Session, *, actor: str, action: str, username: str, after: dict[str, object]
+) -> None:
+    """An audit entry about a name's sign-in, on its user when one has that name."""
+    session.execute(
+        text(
+            "INSERT INTO audit_log (actor, action, entity, entity_id, after) SELECT :actor,"
+            " :action, 'users', (SELECT id::text FROM users WHERE username = :u),"
+            " CAST(:after AS jsonb) || jsonb_build_object('username', CAST(:u AS text))"
+        ),
+        {"actor": actor, "action": action, "u": username, "after": json.dumps(after)},
     )
 
 

@@ -93,7 +93,7 @@ def test_forged_expired_or_revoked_cookies_are_nobody(client, session, inspector
     signed_in(client)
     stolen = client.cookies[SESSION_COOKIE]
     client.post("/logout")
-    user = authenticate(session, inspector, PASSWORD)
+    user = authenticate(session, inspector, PASSWORD, now=datetime.now(UTC))
     expired = open_session(
         session,
         user,

@@ -23,6 +23,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "username": {"zh": "用户名", "en": "User name"},
     "password": {"zh": "密码", "en": "Password"},
     "sign_in": {"zh": "登录", "en": "Sign in"},
+    "sign_in_locked": {
+        "zh": "登录失败次数过多，该账号已暂时锁定，请于 {until}（北京时间）后再试。",
+        "en": "Too many failed sign-ins: this name is locked until {until} (China time).",
+    },
     "bad_login": {
         "zh": "用户名或密码不正确，请重试。",
         "en": "The user name or password is not right; try again.",

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from api.auth import AdminUser, StaffUser, bearer_token
+from api.auth import AdminUser, StaffUser, bearer_token, check_credentials
 from api.deps import SessionDep
+from api.errors import problem
 from geo.audit import audit_entries
-from geo.errors import AuthenticationError
-from geo.users import ROLES, authenticate, close_session, create_user, open_session
+from geo.errors import NotFoundError
+from geo.users import ROLES, close_session, create_user, open_session, unlock_sign_in
 
 router = APIRouter(tags=["users and audit"])
 
@@ -34,12 +35,16 @@ class NewUser(BaseModel):
     county_code: str | None = None
 
 
-@router.post("/api/auth/token")
-def sign_in(body: Credentials, session: SessionDep, request: Request) -> dict[str, Any]:
-    """A bearer token for the API (valid PERMITMAP_API_TOKEN_HOURS)."""
-    user = authenticate(session, body.username, body.password)
-    if user is None:
-        raise AuthenticationError("the user name or password is not right")
+@router.post("/api/auth/token", response_model=None)
+def sign_in(body: Credentials, session: SessionDep, request: Request) -> dict[str, Any] | Response:
+    """A bearer token for the API (valid PERMITMAP_API_TOKEN_HOURS). After
+    PERMITMAP_MAX_FAILED_SIGN_INS failures in a row the name is locked for
+    PERMITMAP_SIGN_IN_LOCK_MINUTES: 429 with Retry-After."""
+    user = check_credentials(request, session, body.username, body.password)
+    if user is None:  # answered, not raised: the transaction commits the failure's count
+        refused = problem(401, "the user name or password is not right")
+        refused.headers["WWW-Authenticate"] = "Bearer"
+        return refused
     hours = request.app.state.settings.auth.api_token_hours
     now = datetime.now(UTC)
     token = open_session(session, user, kind="api", now=now, lifetime=timedelta(hours=hours))
@@ -77,6 +82,13 @@ def add_user(body: NewUser, session: SessionDep, user: AdminUser) -> dict[str, A
         county_code=body.county_code,
     )
     return {"id": user_id, "username": body.username, "role": body.role}
+
+
+@router.post("/api/users/{username}/unlock", status_code=204)
+def unlock(username: str, session: SessionDep, user: AdminUser) -> None:
+    """Lift the lock that failed sign-ins put on a name before it runs out (admins; audited)."""
+    if not unlock_sign_in(session, username, by=user.name):
+        raise NotFoundError(f"{username!r} is not locked")
 
 
 @router.get("/api/audit")

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import SESSION_COOKIE, StaffUser, User, current_user
+from api.auth import SESSION_COOKIE, StaffUser, User, check_credentials, current_user
 from api.deps import SessionDep, SessionFactoryDep
 from api.routes.siting import (
     SitingCheck,
@@ -26,10 +26,17 @@ from api.routes.siting import (
     run_file_check,
 )
 from api.routes.tiles import base_url
-from geo.errors import AuthenticationError, ForbiddenError, NotFoundError, ValidationError
+from geo.clock import CHINA
+from geo.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    NotFoundError,
+    TooManyAttemptsError,
+    ValidationError,
+)
 from geo.monitoring.series import public_daily_averages
 from geo.siting import SitingResult
-from geo.users import authenticate, close_session, csrf_token, open_session
+from geo.users import close_session, csrf_token, open_session
 from layers.declarations import Audience
 from layers.disclosure import public_unit
 from layers.metadata import describe_layer
@@ -154,8 +161,17 @@ def login(
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.url.netloc:
         raise ForbiddenError("sign-in from another site is refused")
-    user = authenticate(session, username, password)
-    if user is None:
+    try:
+        user = check_credentials(request, session, username, password)
+    except TooManyAttemptsError as locked:
+        until = datetime.now(CHINA) + timedelta(seconds=locked.retry_after)
+        context = page_context(
+            request, None, next=_local_path(next), locked_until=f"{until:%H:%M}", username=username
+        )
+        refused = respond_page(request, render_page("login.html", context), status_code=429)
+        refused.headers["Retry-After"] = str(locked.retry_after)
+        return refused
+    if user is None:  # answered, not raised: the transaction commits the failure's count
         context = page_context(request, None, next=_local_path(next), error=True, username=username)
         return respond_page(request, render_page("login.html", context), status_code=401)
     lifetime = timedelta(hours=request.app.state.settings.auth.session_hours)

@@ -1,0 +1,118 @@
+"""Failed sign-ins lock a name (等级保护: 限制非法登录次数): counted in committed transactions on
+the API and the form, for unknown names too, cleared by a success, lifted by time or an admin."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from api.app import create_app
+from api.auth import SESSION_COOKIE
+from geo.errors import TooManyAttemptsError
+from geo.settings import AuthSettings, DatabaseSettings, Settings
+from geo.users import SignInPolicy, authenticate, create_user
+
+PASSWORD = "correct horse battery"
+WRONG = "not the password at all"
+ADMIN = {"Authorization": "Bearer dev-admin-token"}
+POLICY = SignInPolicy(max_failures=3, lockout=timedelta(minutes=15))
+T0 = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)  # 10:00 in China
+
+
+@pytest.fixture(scope="module")
+def committed_user(engine: Engine) -> str:
+    """A user committed for real: the app's own transactions must see it."""
+    with Session(engine) as session:
+        create_user(
+            session, username="zhao.lei", display_name="赵磊", role="inspector", password=PASSWORD
+        )
+        session.commit()
+    return "zhao.lei"
+
+
+@pytest.fixture
+def app_client(db_url: str, engine: Engine, committed_user: str) -> Iterator[TestClient]:
+    """The app with its own transactions (no shared test session), 3 failures lock 15 min."""
+    auth = AuthSettings(max_failed_sign_ins=3, sign_in_lock_minutes=15)
+    settings = Settings(database=DatabaseSettings(database_url=db_url), auth=auth)
+    with TestClient(create_app(settings)) as client:
+        yield client
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM sign_in_failures"))
+
+
+def token(client: TestClient, username: str, password: str):
+    return client.post("/api/auth/token", json={"username": username, "password": password})
+
+
+def test_the_api_locks_a_name_after_failures_and_an_admin_lifts_it(
+    app_client, engine, committed_user
+) -> None:
+    for _ in range(3):
+        refused = token(app_client, committed_user, WRONG)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.headers["content-type"] == "application/problem+json"
+    locked = token(app_client, committed_user, PASSWORD)  # even the right password, now
+    assert locked.status_code == 429
+    assert 880 <= int(locked.headers["retry-after"]) <= 900
+    assert locked.json()["title"].startswith("too many failed sign-ins: 'zhao.lei' is locked")
+    with engine.connect() as conn:
+        entry = conn.execute(
+            text(
+                "SELECT actor, entity_id, after FROM audit_log WHERE action = 'sign-in locked'"
+                " ORDER BY id DESC LIMIT 1"
+            )
+        ).one()
+        user_id = conn.execute(text("SELECT id::text FROM users WHERE username = 'zhao.lei'"))
+        assert (entry.actor, entry.entity_id) == (committed_user, user_id.scalar_one())
+    assert entry.after["failures"] == 3 and entry.after["username"] == committed_user
+    staff = {"Authorization": "Bearer dev-staff-token"}
+    assert app_client.post(f"/api/users/{committed_user}/unlock", headers=staff).status_code == 403
+    assert app_client.post(f"/api/users/{committed_user}/unlock", headers=ADMIN).status_code == 204
+    assert app_client.post(f"/api/users/{committed_user}/unlock", headers=ADMIN).status_code == 404
+    assert token(app_client, committed_user, PASSWORD).status_code == 200
+
+
+def test_a_success_clears_the_count(app_client, committed_user) -> None:
+    for password in (WRONG, WRONG, PASSWORD, WRONG, WRONG):
+        answer = token(app_client, committed_user, password)
+        assert answer.status_code == (200 if password == PASSWORD else 401)
+    assert token(app_client, committed_user, PASSWORD).status_code == 200
+
+
+def test_unknown_names_are_locked_alike(app_client) -> None:
+    answers = [token(app_client, "no.such.user", WRONG).status_code for _ in range(4)]
+    assert answers == [401, 401, 401, 429]  # a lock says nothing about which names exist
+
+
+def test_the_form_says_when_a_locked_name_may_try_again(app_client, committed_user) -> None:
+    form = {"username": committed_user, "password": WRONG, "next": "/map"}
+    for _ in range(3):
+        page = app_client.post("/login", data=form, follow_redirects=False)
+        assert page.status_code == 401 and "pm-locked" not in page.text
+    page = app_client.post("/login", data=form | {"password": PASSWORD}, follow_redirects=False)
+    assert page.status_code == 429 and "retry-after" in page.headers
+    assert "登录失败次数过多，该账号已暂时锁定" in page.text
+    assert SESSION_COOKIE not in page.cookies and "Traceback" not in page.text
+
+
+def test_old_failures_lapse_and_locks_run_out(session, committed_user) -> None:
+    def attempt(password: str, minutes: float):
+        now = T0 + timedelta(minutes=minutes)
+        return authenticate(session, "zhao.lei", password, now=now, policy=POLICY)
+
+    assert attempt(WRONG, 0) is None and attempt(WRONG, 1) is None
+    assert attempt(WRONG, 17) is None  # the first two lapsed: this is failure one again
+    assert attempt(WRONG, 18) is None and attempt(WRONG, 19) is None  # the third in a row
+    with pytest.raises(TooManyAttemptsError) as locked:
+        attempt(PASSWORD, 20)
+    assert locked.value.retry_after == 14 * 60
+    assert "locked until 10:34 (China time)" in locked.value.message
+    assert attempt(PASSWORD, 34.01).username == "zhao.lei"  # ran out
+    left = session.execute(text("SELECT count(*) FROM sign_in_failures")).scalar_one()
+    assert left == 0  # and the success cleared the record
