@@ -12,6 +12,7 @@ from sqlalchemy import text
 from api.app import create_app
 from geo.users import ROLES, create_user, set_actor
 from tests.conftest import use_session
+from tests.factories import add_region, add_unit, credit_code
 from tests.layer_fixtures import build_world
 from tests.roles import TOKENS, role_settings
 from tests.routes import staff_routes
@@ -122,3 +123,55 @@ def test_audit_rows_hold_the_row_but_never_a_password_hash(session) -> None:
     assert actor == "an admin"
     assert after["username"] == "zhao.kai" and after["role"] == "reviewer"
     assert "password_hash" not in after
+
+
+def test_every_audited_table_names_its_rows(session) -> None:
+    """The generic audit function names and pairs rows by `id` or `code`: a table without either
+    must use the keyed one (else its rows go unnamed and its updates unlogged)."""
+    unnamed = session.execute(
+        text("""
+        SELECT DISTINCT c.relname FROM pg_trigger t
+        JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
+        WHERE p.proname = 'audit_rows' AND NOT EXISTS (
+            SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND NOT a.attisdropped
+            AND a.attname IN ('id', 'code'))
+    """)
+    ).scalars()
+    assert list(unnamed) == []
+
+
+def test_an_outfall_links_update_is_logged_under_its_key(session) -> None:
+    add_region(session)
+    unit = add_unit(session, credit_code(71))
+    outfall = session.execute(
+        text("""
+        INSERT INTO river_outfalls (code, name, outfall_type, receiving_water, geom)
+        VALUES ('RK500116TEST01', '测试入河排污口', 'industrial', '长江',
+                ST_GeomFromEWKT('SRID=4326;POINT(106.06 29.06)')) RETURNING id
+    """)
+    ).scalar_one()
+    session.execute(
+        text("INSERT INTO outfall_links (outfall_id, unit_id) VALUES (:o, :u)"),
+        {"o": outfall, "u": unit},
+    )
+    outlet = session.execute(
+        text("""
+        INSERT INTO outlets (unit_id, code, medium, kind, geom, receiving_water)
+        VALUES (:u, 'DW001', 'water', 'main', ST_GeomFromEWKT('SRID=4326;POINT(106.05 29.05)'),
+                '长江') RETURNING id
+    """),
+        {"u": unit},
+    ).scalar_one()
+    set_actor(session, "a reviewer")
+    session.execute(
+        text("UPDATE outfall_links SET outlet_id = :outlet WHERE outfall_id = :o"),
+        {"outlet": outlet, "o": outfall},
+    )
+    actor, entity_id, before, after = session.execute(
+        text(
+            "SELECT actor, entity_id, before, after FROM audit_log"
+            " WHERE entity = 'outfall_links' AND action = 'update'"
+        )
+    ).one()
+    assert (actor, entity_id) == ("a reviewer", f"{outfall}:{unit}")
+    assert (before["outlet_id"], after["outlet_id"]) == (None, outlet)
