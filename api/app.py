@@ -21,6 +21,7 @@ from api.routes import (
     exports,
     features,
     health,
+    import_page,
     imports,
     industries,
     ledger_exports,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(problems.router)
     app.include_router(monitoring.router)
     app.include_router(imports.router)
+    app.include_router(import_page.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

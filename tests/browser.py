@@ -83,6 +83,12 @@ class RecordedPage:
         if message.type == "error":
             self.console_errors.append(message.text)
 
+    def expect_refusals(self, status: int) -> None:
+        """Forget chromium's console lines about answers of `status`, which the test asked for
+        (chromium logs every 4xx answer as an error); any other error still counts."""
+        logged = f"the server responded with a status of {status} "
+        self.console_errors = [e for e in self.console_errors if logged not in e]
+
     def close(self) -> None:
         """Close the page's browser context."""
         self.context.close()

@@ -163,6 +163,25 @@ def test_units_edited_export_updates_and_inserts_by_credit_code(
     assert set(names) == {"改名后的测试单位有限公司", "新增测试单位有限公司"}
 
 
+def test_a_dry_run_counts_exactly_what_the_import_then_does(
+    province, client: TestClient, session: Session
+) -> None:
+    exported = client.get("/api/layers/units/export?format=csv", headers=STAFF).content
+    header, *rows = csv.reader(io.StringIO(exported.decode("utf-8-sig")))
+    rows[0][header.index("单位名称")] = "试运行改名的测试单位有限公司"
+    added = list(rows[1])
+    added[header.index("统一社会信用代码")] = new_code(2)
+    added[header.index("单位名称")] = "试运行新增测试单位有限公司"
+    data = csv_bytes([*rows, added], header=header)
+    before = (snapshot(session, "units"), snapshot(session, "audit_log"))
+    dry = run(session, "units", data, dry_run=True)
+    assert (snapshot(session, "units"), snapshot(session, "audit_log")) == before
+    real = run(session, "units", data)
+    counts = [(r.inserted, r.updated, r.unchanged) for r in (dry, real)]
+    assert counts == [(1, 1, len(rows) - 1)] * 2  # unchanged rows are not counted as updates
+    assert dry.run_id is None and dry.screening is None and real.run_id is not None
+
+
 def test_outlets_and_outfalls_round_trip(province, client: TestClient, session: Session) -> None:
     for layer, kind, table in (
         ("outlets", "outlets", "outlets"),

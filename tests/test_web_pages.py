@@ -9,6 +9,8 @@ Screenshots go to test-artifacts/ (kept by CI as artifacts).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
 import re
@@ -220,9 +222,10 @@ def test_filters_reach_tiles_and_export(recorded) -> None:
     assert_clean(recorded)
 
 
-def test_anonymous_staff_pages_go_to_sign_in(recorded) -> None:
-    recorded.page.goto(f"{recorded.base_url}/map")
-    assert "/login" in recorded.page.url
+@pytest.mark.parametrize("path", ["/map", "/siting", "/imports"])
+def test_anonymous_staff_pages_go_to_sign_in(recorded, path: str) -> None:
+    recorded.page.goto(f"{recorded.base_url}{path}")
+    assert f"/login?next={path.replace('/', '%2F')}" in recorded.page.url
     assert recorded.page.locator("#password").count() == 1
 
 
@@ -366,4 +369,47 @@ def test_public_draws_page_loads_offline(recorded) -> None:
     recorded.page.goto(f"{recorded.base_url}/public/draws")
     assert recorded.page.title().startswith("双随机")
     assert_public_responses(recorded)
+    assert_clean(recorded)
+
+
+def test_import_page_shows_every_problem_then_checks_then_writes(recorded, tmp_path) -> None:
+    sign_in(recorded, "/imports")
+    page = recorded.page
+    page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
+    exported = page.request.get(f"{recorded.base_url}/api/layers/units/export?format=csv")
+    assert exported.ok
+    header, *stored = csv.reader(io.StringIO(exported.body().decode("utf-8-sig")))
+    rows = [row for row in stored if U01 not in row][:3]
+    name, code = header.index("单位名称"), header.index("统一社会信用代码")
+    rows[0][name] = "导入页测试更名有限公司"
+    bad_code = rows[1][code][:-1] + ("0" if rows[1][code][-1] != "0" else "1")
+    bad = [*rows[:1], [bad_code if i == code else v for i, v in enumerate(rows[1])], rows[2]]
+    files = {}
+    for label, body in (("edit", rows), ("bad", bad)):
+        files[label] = tmp_path / f"units-{label}.csv"
+        with files[label].open("w", encoding="utf-8-sig", newline="") as out:
+            csv.writer(out).writerows([header, *body])
+
+    def send(path: Path, state: str) -> str:
+        page.select_option("#pm-import-kind", "units")
+        page.set_input_files("#pm-import-file", str(path))
+        page.click("#pm-import-submit")
+        page.wait_for_selector(f"#pm-import-result[data-state={state}]", timeout=TIMEOUT)
+        return page.inner_text("#pm-import-summary")
+
+    assert "发现" in send(files["bad"], "rejected")  # nothing written, every problem listed
+    cells = page.locator("#pm-import-problems tbody tr").evaluate_all(
+        "rows => rows.map(r => [...r.cells].slice(0, 3).map(c => c.innerText))"
+    )
+    assert ["3", "统一社会信用代码", bad_code] in cells
+    checked = send(files["edit"], "checked")  # a dry run first (the box starts ticked)
+    assert "将新增 0，更新 1，不变 2（共 3 行）" in checked
+    page.uncheck("#pm-import-dry-run")
+    assert "已导入：新增 0，更新 1，不变 2（共 3 行）" in send(files["edit"], "written")
+    page.reload()
+    latest = page.locator("#pm-import-runs tbody tr").first.inner_text()
+    assert "units-edit.csv" in latest and STAFF[0] in latest
+    runs = page.locator("#pm-import-runs tbody tr").count()
+    assert runs == 1  # the refused file and the dry run left no record
+    recorded.expect_refusals(422)  # the refused file's
     assert_clean(recorded)

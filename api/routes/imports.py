@@ -20,7 +20,8 @@ from geo.imports.base import ImportSource
 from geo.imports.run import IMPORT_KINDS, ImportOptions, run_import
 
 router = APIRouter(tags=["imports"])
-ImportingUser = role_user("supervisor")
+IMPORT_ROLES = ("supervisor",)  # and admins
+ImportingUser = role_user(*IMPORT_ROLES)
 
 
 class ProblemOut(BaseModel):
@@ -98,7 +99,7 @@ def post_import(
         filename=file.filename or "upload",
         limits=limits,
         crs=parse_crs(crs) if crs else None,
-        encoding=encoding,
+        encoding=encoding or None,  # a form's empty field: detect it
     )
     options = ImportOptions(dry_run=dry_run, allow_bad_check_digit=allow_bad_check_digit)
     report = run_import(session, kind, source, options=options, now=clock.now())

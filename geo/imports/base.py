@@ -150,9 +150,8 @@ class Importer(Protocol):
     kind: str
 
     def check(self, session: Session, source: ImportSource, report: ImportReport) -> object:
-        """Read and validate the file; append problems to `report`, set `report.rows` and the
-        would-be counts (inserted/updated/unchanged); return what `write` needs. May raise
-        ValidationError for a file that cannot be read at all."""
+        """Read and validate the file; append problems to `report`, set `report.rows`; return
+        what `write` needs. May raise ValidationError for a file that cannot be read at all."""
         ...
 
     def write(self, session: Session, staged: object, report: ImportReport) -> Scope:

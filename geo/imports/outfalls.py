@@ -16,7 +16,6 @@ from geo.imports.base import ImportReport, ImportSource
 from geo.imports.columns import Column
 from geo.imports.fields import LATITUDE, LONGITUDE, read_cells, read_points
 from geo.imports.staging import (
-    count_would_be,
     count_written,
     kept_point_sql,
     locate_points,
@@ -69,7 +68,7 @@ class OutfallImporter:
     kind = "outfalls"
 
     def check(self, session: Session, source: ImportSource, report: ImportReport) -> bool | None:
-        """Read, validate and stage the outfalls; set the would-be counts."""
+        """Read, validate and stage the outfalls."""
         cells = read_cells(source, report, OUTFALL_COLUMNS)
         if cells is None:
             return None
@@ -101,12 +100,6 @@ class OutfallImporter:
         ]
         report_queries(session, report, checks, params)
         source.progress("staged", report.rows, report.rows)
-        count_would_be(
-            session,
-            report,
-            "SELECT count(*) FILTER (WHERE f.id IS NULL), count(f.id)"
-            " FROM import_outfalls s LEFT JOIN river_outfalls f ON f.code = s.code",
-        )
         return True
 
     def write(self, session: Session, staged: object, report: ImportReport) -> Scope:

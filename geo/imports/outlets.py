@@ -32,7 +32,6 @@ from geo.imports.fields import (
     read_site_seq,
 )
 from geo.imports.staging import (
-    count_would_be,
     count_written,
     kept_point_sql,
     locate_points,
@@ -128,7 +127,7 @@ class OutletImporter:
     def check(
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedOutlets | None:
-        """Read, validate and stage the outlets; set the would-be counts."""
+        """Read, validate and stage the outlets."""
         cells = read_cells(source, report, OUTLET_COLUMNS)
         if cells is None:
             return None
@@ -240,13 +239,6 @@ class OutletImporter:
             *location_checks("import_outlets", with_county=False),
         ]
         report_queries(session, report, checks, params)
-        count_would_be(
-            session,
-            report,
-            "SELECT count(*) FILTER (WHERE o.id IS NULL), count(o.id) FROM"
-            " (SELECT DISTINCT unit_id, code FROM import_outlets) s"
-            " LEFT JOIN outlets o ON o.unit_id = s.unit_id AND o.code = s.code",
-        )
 
     def write(self, session: Session, staged: StagedOutlets, report: ImportReport) -> Scope:
         """Upsert the staged outlets (and pollutants); return the outlets that changed."""

@@ -28,7 +28,6 @@ from geo.imports.fields import (
     read_site_seq,
 )
 from geo.imports.staging import (
-    count_would_be,
     report_queries,
     stage,
     update_clause,
@@ -122,7 +121,7 @@ class PermitImporter:
     def check(
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedPermits | None:
-        """Read, validate and stage the permits; set the would-be counts."""
+        """Read, validate and stage the permits."""
         cells = read_cells(source, report, PERMIT_COLUMNS)
         if cells is None:
             return None
@@ -243,12 +242,6 @@ class PermitImporter:
             " WHERE (s.kind = 'registration') <> (u.category = 'registration')",
         ]
         report_queries(session, report, checks, params)
-        count_would_be(
-            session,
-            report,
-            "SELECT count(*) FILTER (WHERE p.id IS NULL), count(p.id)"
-            " FROM import_permits s LEFT JOIN permits p ON p.permit_no = s.permit_no",
-        )
 
     def write(self, session: Session, staged: StagedPermits, report: ImportReport) -> Scope:
         """Upsert the staged permits with their history; nothing to re-screen."""

@@ -61,7 +61,8 @@ def run_import(
     session: Session, kind: str, source: ImportSource, *, options: ImportOptions, now: datetime
 ) -> ImportReport:
     """Import `source` as `kind`. Raises ImportRejectedError (nothing written) when the file has
-    problems; returns the report (with would-be counts on a dry run)."""
+    problems; returns the report. A dry run rehearses the write in a savepoint it rolls back,
+    so its counts are exactly those the import would have (no re-screening, no record)."""
     importer = importer_for(kind, options, now)
     report = ImportReport(
         kind, source.filename, options.dry_run, max_problems=source.limits.max_problems
@@ -81,6 +82,12 @@ def run_import(
     if not report.ok or staged is None:
         raise ImportRejectedError(report)
     if options.dry_run:
+        rehearsal = session.begin_nested()
+        try:
+            session.execute(text("SET LOCAL permitmap.audit_bulk = 'summary'"))  # rolled back
+            importer.write(session, staged, report)
+        finally:
+            rehearsal.rollback()  # the setting too: it was made inside the savepoint
         return report
     if report.rows > source.limits.bulk_audit_rows:
         # one audit row per table and statement, not per row: a million rows would double it

@@ -151,13 +151,6 @@ def report_queries(
         report_query(session, report, check, params)
 
 
-def count_would_be(session: Session, report: ImportReport, sql: str) -> None:
-    """When the file is valid, set the would-be counts from `sql`'s one row: (new, stored)."""
-    if report.ok:
-        new, stored = session.execute(text(sql)).one()
-        report.inserted, report.updated = int(new), int(stored)
-
-
 def update_clause(table: str, updates: Mapping[str, str], *, also: str = "") -> str:
     """`DO UPDATE SET …` of an upsert into `table` (column → new value), touching only rows
     where a value differs (so unchanged rows are neither written nor returned); `also` is set

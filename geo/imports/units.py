@@ -37,7 +37,6 @@ from geo.imports.fields import (
 )
 from geo.imports.staging import (
     SAME_POINT_DEGREES,
-    count_would_be,
     locate_points,
     location_checks,
     point_sql,
@@ -151,7 +150,7 @@ class UnitImporter:
     def check(
         self, session: Session, source: ImportSource, report: ImportReport
     ) -> StagedUnits | None:
-        """Read, validate and stage the units; set the would-be counts."""
+        """Read, validate and stage the units."""
         cells = read_cells(source, report, UNIT_COLUMNS)
         if cells is None:
             return None
@@ -254,13 +253,6 @@ class UnitImporter:
             *location_checks("import_units", with_county=cells.has(COUNTY.name)),
         ]
         report_queries(session, report, checks, params)
-        count_would_be(
-            session,
-            report,
-            "SELECT count(*) FILTER (WHERE u.id IS NULL), count(u.id)"
-            " FROM import_units s LEFT JOIN units u"
-            " ON u.credit_code = s.credit_code AND u.site_seq = s.site_seq",
-        )
 
     def write(self, session: Session, staged: StagedUnits, report: ImportReport) -> Scope:
         """Update the stored units that changed, insert the new ones; return both."""
@@ -297,7 +289,12 @@ class UnitImporter:
             .scalars()
             .all()
         )
-        new = report.inserted
+        new = session.execute(
+            text(
+                "SELECT count(*) FROM import_units s WHERE NOT EXISTS (SELECT 1 FROM units u"
+                " WHERE u.credit_code = s.credit_code AND u.site_seq = s.site_seq)"
+            )
+        ).scalar_one()
         deferred = self._defer_indexes(session, new)
         inserted = (
             session.execute(
