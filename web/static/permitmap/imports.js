@@ -5,29 +5,8 @@
 (function () {
   "use strict";
 
-  function json(id) {
-    var element = document.getElementById(id);
-    return element ? JSON.parse(element.textContent) : null;
-  }
-  var messages = null;
-  function t(key) {
-    if (messages === null) messages = json("pm-messages") || {};
-    return messages[key] || key;
-  }
-  function fill(template, values) {
-    return template.replace(/\{(\w+)\}/g, function (all, name) {
-      return name in values ? String(values[name]) : all;
-    });
-  }
-  function el(tag, attributes, children) {
-    var node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attributes[k];
-      else node.setAttribute(k, attributes[k]);
-    });
-    (children || []).forEach(function (c) { node.appendChild(c); });
-    return node;
-  }
+  var kit = window.permitmapKit;
+  var t = kit.t, fill = kit.fill, el = kit.el;
   function shown(value) { return value === null || value === undefined || value === "" ? "—" : String(value); }
 
   function problemsTable(problems) {
@@ -70,24 +49,16 @@
   }
 
   function submit(form, box, button) {
-    var token = json("pm-csrf");
     button.disabled = true;
     box.setAttribute("data-state", "running");
     box.replaceChildren(el("p", { "class": "pm-note", text: t("import_running") }));
-    fetch("/api/imports", {
-      method: "POST", body: new FormData(form), credentials: "same-origin",
-      headers: Object.assign({ Accept: "application/json" }, token ? { "X-CSRF-Token": token } : {})
-    }).then(function (response) {
-      return response.json().then(function (body) {
-        if (response.ok) showReport(box, body);
-        else if (body.problems) showProblems(box, body);
-        else showError(box, body.title || response.statusText);
-      });
-    }).catch(function (error) {
-      showError(box, error.message);
-    }).then(function () {
-      button.disabled = false;
-    });
+    kit.request("/api/imports", { method: "POST", body: new FormData(form), headers: kit.csrfHeaders() })
+      .then(function (report) { showReport(box, report); })
+      .catch(function (error) {
+        if (error.problem && error.problem.problems) showProblems(box, error.problem);
+        else showError(box, error.message);
+      })
+      .then(function () { button.disabled = false; });
   }
 
   function start() {

@@ -12,35 +12,8 @@
   var COLORS = { value: "#0b5394", limit: "#c62828", special: "#ef6c00" };
   var WIDTH = 330, HEIGHT = 150;
 
-  function json(id) {
-    var element = document.getElementById(id);
-    return element ? JSON.parse(element.textContent) : null;
-  }
-  var messages = null;
-  function t(key) {
-    if (messages === null) messages = json("pm-messages") || {};
-    return messages[key] || key;
-  }
-  function el(tag, attributes, children) {
-    var node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attributes[k];
-      else node.setAttribute(k, attributes[k]);
-    });
-    (children || []).forEach(function (c) {
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
-  function getJSON(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.title || body.detail || response.statusText);
-          return body;
-        });
-      });
-  }
+  var kit = window.permitmapKit;
+  var data = kit.data, t = kit.t, el = kit.el, getJSON = kit.getJSON, postJSON = kit.postJSON;
   function number(value) {
     if (value === null || value === undefined) return "—";
     return String(Math.round(value * 1000) / 1000);
@@ -136,21 +109,6 @@
     var d = beijing(epoch(iso));
     return d.getFullYear() + "-" + dayLabel(d) + " " + two(d.getHours()) + ":" + two(d.getMinutes());
   }
-  function csrfHeaders() {
-    var token = json("pm-csrf");
-    return token ? { "X-CSRF-Token": token } : {};
-  }
-  function postJSON(url, body) {
-    var headers = Object.assign({ "Content-Type": "application/json", Accept: "application/json" }, csrfHeaders());
-    return fetch(url, { method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body) })
-      .then(function (response) {
-        return response.json().then(function (answer) {
-          if (!response.ok) throw new Error(answer.detail || answer.title || response.statusText);
-          return answer;
-        });
-      });
-  }
-
   function eventSummary(event) {
     var what = [t(KIND_MESSAGES[event.kind] || event.kind)];
     if (event.pollutant_code) what.push(event.pollutant_name || event.pollutant_code);
@@ -220,7 +178,7 @@
   // ---- staff: an outlet's charts in the unit panel -----------------------------------------
   // The live status as the map's legend names and colours it (layers/registry.py).
   function liveClass(status) {
-    var layers = json("pm-layers") || [], lang = (json("pm-page") || {}).lang || "zh";
+    var layers = data("pm-layers") || [], lang = (data("pm-page") || {}).lang || "zh";
     var outlets = layers.filter(function (l) { return l.id === "outlets"; })[0];
     var hit = outlets && outlets.legend.filter(function (e) { return e.value === status; })[0];
     return hit ? { label: hit["label_" + lang], color: hit.color } : { label: status, color: null };
@@ -302,7 +260,7 @@
 
   // ---- public: a key unit's daily averages ---------------------------------------------------
   function publicCharts() {
-    var record = json("pm-monitoring-data");
+    var record = data("pm-monitoring-data");
     if (!record) return;
     var xs = bins(record.start + "T00:00:00+08:00", addDay(record.end) + "T00:00:00+08:00", "day");
     record.outlets.forEach(function (outlet) {

@@ -5,17 +5,8 @@
 (function () {
   "use strict";
 
-  function json(id) {
-    var element = document.getElementById(id);
-    return element ? JSON.parse(element.textContent) : null;
-  }
-
-  var cache = {};
-  function data(id) {
-    if (!(id in cache)) cache[id] = json(id);
-    return cache[id];
-  }
-  function t(key) { return (data("pm-messages") || {})[key] || key; }
+  var kit = window.permitmapKit;
+  var data = kit.data, t = kit.t, el = kit.el, csrfHeaders = kit.csrfHeaders, getJSON = kit.getJSON;
   function layerById(id) {
     return (data("pm-layers") || []).filter(function (l) { return l.id === id; })[0];
   }
@@ -89,17 +80,6 @@
   }
 
   // ---- small DOM helpers -----------------------------------------------------------------
-  function el(tag, attributes, children) {
-    var node = document.createElement(tag);
-    Object.keys(attributes || {}).forEach(function (k) {
-      if (k === "text") node.textContent = attributes[k];
-      else node.setAttribute(k, attributes[k]);
-    });
-    (children || []).forEach(function (c) {
-      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
-    });
-    return node;
-  }
   // A coded value (category, statuses, medium…) as the page's language names it (pm-values).
   function label(field, value) {
     var labels = (data("pm-values") || {})[field] || {};
@@ -121,20 +101,6 @@
     });
     return el("table", { "class": "table table-sm" }, [el("thead", {}, [head]), el("tbody", {}, body)]);
   }
-  function csrfHeaders() {
-    var token = data("pm-csrf");
-    return token ? { "X-CSRF-Token": token } : {};
-  }
-  function getJSON(url) {
-    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) {
-        return response.json().then(function (body) {
-          if (!response.ok) throw new Error(body.title || body.detail || response.statusText);
-          return body;
-        });
-      });
-  }
-
   // ---- side panel ------------------------------------------------------------------------
   function panel() {
     var box = document.getElementById("pm-panel");
