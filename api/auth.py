@@ -83,14 +83,15 @@ async def current_user(request: Request, sessions: SessionFactoryDep) -> User | 
     (an unknown or expired cookie is anonymity: the page offers to sign in)."""
     token = bearer_token(request)
     if token is not None:
-        user = service_user(request, token) or await _session_lookup(sessions, token, "api")
+        user = service_user(request, token) or await _session_lookup(sessions, token, "api", None)
         if user is None:
             raise AuthenticationError("the bearer token is not valid or has expired")
         return user
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    user = await _session_lookup(sessions, cookie, "browser")
+    idle = timedelta(minutes=request.app.state.settings.auth.session_idle_minutes)
+    user = await _session_lookup(sessions, cookie, "browser", idle)
     if user is not None and request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent.encode(), csrf_token(cookie).encode()):
@@ -98,10 +99,13 @@ async def current_user(request: Request, sessions: SessionFactoryDep) -> User | 
     return user
 
 
-async def _session_lookup(sessions: Any, token: str, kind: str) -> User | None:
+async def _session_lookup(
+    sessions: Any, token: str, kind: str, idle: timedelta | None
+) -> User | None:
     def look_up() -> User | None:
         with sessions() as session:
-            found = session_user(session, token, kind=kind, now=datetime.now(UTC))
+            now = datetime.now(UTC)
+            found = session_user(session, token, kind=kind, now=now, idle=idle)
         return found and User(found.username, found.role, found.user_id, found.county_code)
 
     return await run_in_threadpool(look_up)

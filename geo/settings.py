@@ -204,6 +204,7 @@ class AuthSettings(BaseSettings):
     staff_tokens: SecretStr = SecretStr(DEVELOPMENT_STAFF_TOKENS)
     admin_tokens: SecretStr = SecretStr(DEVELOPMENT_ADMIN_TOKENS)
     session_hours: int = Field(default=12, ge=1, le=24 * 30)  # a browser sign-in
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)  # a browser sign-in left idle
     api_token_hours: int = Field(default=24, ge=1, le=24 * 365)  # a token from /api/auth/token
     max_failed_sign_ins: int = Field(default=5, ge=1, le=100)  # in a row, within the lock time
     sign_in_lock_minutes: int = Field(default=15, ge=1, le=24 * 60)

@@ -194,18 +194,33 @@ def open_session(
     return token
 
 
-def session_user(session: Session, token: str, *, kind: str, now: datetime) -> SignedIn | None:
-    """The active user of an unexpired, unrevoked session token of this kind, or None."""
+SEEN_EVERY = timedelta(minutes=1)  # how often a session's use is written down
+
+
+def session_user(
+    session: Session, token: str, *, kind: str, now: datetime, idle: timedelta | None = None
+) -> SignedIn | None:
+    """The active user of an unexpired, unrevoked session token of this kind, or None; with
+    `idle`, also None when the session was not used for that long (its use is recorded, at most
+    once every SEEN_EVERY)."""
     row = session.execute(
         text(
-            "SELECT u.id, u.username, u.role::text AS role, u.county_code"
+            "SELECT s.id AS session_id, coalesce(s.last_seen_at, s.created_at) AS seen,"
+            " u.id, u.username, u.role::text AS role, u.county_code"
             " FROM auth_sessions s JOIN users u ON u.id = s.user_id"
             " WHERE s.token_hash = :h AND s.kind = :k AND s.revoked_at IS NULL"
             " AND s.expires_at > :now AND u.active"
         ),
         {"h": _digest(token), "k": kind, "now": now},
     ).first()
-    return SignedIn(row.id, row.username, row.role, row.county_code) if row else None
+    if row is None or (idle is not None and row.seen <= now - idle):
+        return None
+    if row.seen <= now - SEEN_EVERY:
+        session.execute(
+            text("UPDATE auth_sessions SET last_seen_at = :now WHERE id = :id"),
+            {"now": now, "id": row.session_id},
+        )
+    return SignedIn(row.id, row.username, row.role, row.county_code)
 
 
 def close_session(session: Session, token: str, *, now: datetime) -> None:

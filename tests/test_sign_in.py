@@ -1,5 +1,6 @@
 """Failed sign-ins lock a name (等级保护: 限制非法登录次数): counted in committed transactions on
-the API and the form, for unknown names too, cleared by a success, lifted by time or an admin."""
+the API and the form, for unknown names too, cleared by a success, lifted by time or an admin.
+A browser session left idle ends (登录连接超时自动退出); API tokens keep their lifetime."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from api.app import create_app
 from api.auth import SESSION_COOKIE
 from geo.errors import TooManyAttemptsError
 from geo.settings import AuthSettings, DatabaseSettings, Settings
-from geo.users import SignInPolicy, authenticate, create_user
+from geo.users import SignInPolicy, authenticate, create_user, open_session, session_user
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password at all"
@@ -116,3 +117,44 @@ def test_old_failures_lapse_and_locks_run_out(session, committed_user) -> None:
     assert attempt(PASSWORD, 34.01).username == "zhao.lei"  # ran out
     left = session.execute(text("SELECT count(*) FROM sign_in_failures")).scalar_one()
     assert left == 0  # and the success cleared the record
+
+
+def test_a_browser_session_left_idle_ends(session, committed_user) -> None:
+    user = authenticate(session, committed_user, PASSWORD, now=T0)
+    cookie = open_session(session, user, kind="browser", now=T0, lifetime=timedelta(hours=12))
+    idle = timedelta(minutes=30)
+
+    def used(minutes: float):
+        at = T0 + timedelta(minutes=minutes)
+        return session_user(session, cookie, kind="browser", now=at, idle=idle)
+
+    def last_seen():
+        query = text(
+            "SELECT last_seen_at FROM auth_sessions WHERE user_id = :u AND kind = 'browser'"
+            " AND created_at = :t0"
+        )
+        return session.execute(query, {"u": user.user_id, "t0": T0}).scalar_one()
+
+    assert used(29) is not None and last_seen() == T0 + timedelta(minutes=29)
+    assert used(29.5) is not None and last_seen() == T0 + timedelta(minutes=29)  # once a minute
+    assert used(58) is not None  # 29 minutes after its last use
+    assert used(88.5) is None and used(89) is None  # idle 30.5 minutes: over, for good
+    token = open_session(session, user, kind="api", now=T0, lifetime=timedelta(hours=24))
+    assert session_user(session, token, kind="api", now=T0 + timedelta(hours=5)) is not None
+
+
+def test_the_app_ends_an_idle_browser_session(app_client, engine, committed_user) -> None:
+    now = datetime.now(UTC)
+    with Session(engine) as session:
+        user = authenticate(session, committed_user, PASSWORD, now=now)
+        idle, fresh = (
+            open_session(session, user, kind="browser", now=at, lifetime=timedelta(hours=12))
+            for at in (now - timedelta(minutes=31), now)
+        )
+        session.commit()
+    app_client.cookies.set(SESSION_COOKIE, fresh)
+    assert app_client.get("/api/auth/me").status_code == 200
+    app_client.cookies.set(SESSION_COOKIE, idle)
+    assert app_client.get("/api/auth/me").status_code == 401
+    page = app_client.get("/map", follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"].startswith("/login")
