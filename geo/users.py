@@ -131,11 +131,11 @@ def authenticate(
         {"u": username},
     ).first()
     try:
-        _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
+        verified = _HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
+        verified = False
+    if row is None or not verified:  # an unknown name fails even with the dummy's password
         _count_failure(session, username, now=now, policy=policy)
-        return None
-    if row is None:  # the dummy hash never verifies; kept for the type checker
         return None
     session.execute(text("DELETE FROM sign_in_failures WHERE username = :u"), {"u": username})
     return SignedIn(row.id, row.username, row.role, row.county_code)
