@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import mapbox_vector_tile
+import pyogrio
 import pytest
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -202,7 +203,7 @@ def test_search_and_click_open_the_units_panel(recorded, u01) -> None:
     assert_clean(recorded)
 
 
-def test_filters_reach_tiles_and_export(recorded) -> None:
+def test_filters_reach_tiles_and_export(recorded, tmp_path) -> None:
     sign_in(recorded, "/map")
     wait_ready(recorded)
     page = recorded.page
@@ -219,6 +220,12 @@ def test_filters_reach_tiles_and_export(recorded) -> None:
     assert export.status == 200
     lines = export.text().lstrip("\ufeff").splitlines()
     assert lines[0].startswith("编号")
+    gpkg = page.get_attribute("#pm-export-gpkg", "href")
+    assert gpkg.replace("format=gpkg", "format=csv") == href  # the same filter
+    package = tmp_path / "units.gpkg"
+    package.write_bytes(page.request.get(recorded.base_url + gpkg).body())
+    frame = pyogrio.read_dataframe(package)
+    assert len(frame) == len(lines) - 1 and set(frame["enforcement_status"]) == {"violation"}
     assert_clean(recorded)
 
 

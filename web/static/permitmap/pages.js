@@ -235,7 +235,7 @@
         window.permitmap.map.addLayer(grids[id]);
       }
     });
-    ["csv", "xlsx", "geojson"].forEach(function (format) {
+    ["csv", "xlsx", "geojson", "gpkg"].forEach(function (format) {
       var link = document.getElementById("pm-export-" + format);
       if (!link) return;
       var href = "/api/layers/units/export?format=" + format + "&lang=" + data("pm-page").lang;
