@@ -266,7 +266,11 @@ def test_siting_grade_one_zone_is_prohibited(recorded) -> None:
     wait_ready(recorded)
     assert check_point(recorded, *GRADE_I_POINT, "2221") == "prohibited"
     assert "禁止" in recorded.page.inner_text("#pm-verdict")
-    assert "SY500230028-I" in recorded.page.inner_text("#pm-panel-body")
+    result = recorded.page.inner_text("#pm-panel-body")
+    assert "SY500230028-I" in result
+    assert "饮用水水源保护区 (一级保护区)" in result  # kinds, grades and severities by name
+    for code in ("water_protection", "prohibited", "control_unit"):
+        assert code not in result
     assert_clean(recorded)
 
 

@@ -66,6 +66,7 @@ def content_security_policy(nonce: str, image_origins: tuple[str, ...] = ()) -> 
 def render_page(template: str, context: PageContext, parts: MapParts | None = None) -> Page:
     """Render `pages/<template>` with the page context, the map and the messages."""
     nonce = secrets.token_urlsafe(16)
+    values = value_labels(context.language, staff=context.user is not None)
     html = (
         _environment()
         .get_template(f"pages/{template}")
@@ -74,9 +75,8 @@ def render_page(template: str, context: PageContext, parts: MapParts | None = No
             other_languages=[lang for lang in LANGUAGES if lang != context.language],
             t=messages(context.language),
             messages_json=json.dumps(messages(context.language), ensure_ascii=False),
-            values_json=json.dumps(
-                value_labels(context.language, staff=context.user is not None), ensure_ascii=False
-            ),
+            values=values,
+            values_json=json.dumps(values, ensure_ascii=False),
             user=context.user,
             csrf=context.csrf,
             path=context.path,

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from layers.declarations import Style
-from layers.registry import ENFORCEMENT_STATUS, FLAGS, LIVE_STATUS, OUTLET_MEDIUM, PERMIT_STATE
+from layers.registry import (
+    ENFORCEMENT_STATUS,
+    FLAGS,
+    LIVE_STATUS,
+    OUTLET_MEDIUM,
+    PERMIT_STATE,
+    ZONE_LAYERS,
+)
 from web.filters import CATEGORIES
 
 Labels = Mapping[str, Mapping[str, str]]  # value → language → label
@@ -31,6 +38,14 @@ def _style_labels(style: Style) -> Labels:
     return {c.value: {"zh": c.label_zh, "en": c.label_en} for c in style.classes}
 
 
+ZONE_KINDS: Labels = {  # a zone kind is named as its layer is
+    layer.id.removeprefix("zones_"): {"zh": layer.title_zh, "en": layer.title_en}
+    for layer in ZONE_LAYERS
+}
+ZONE_GRADES: Labels = {  # 一级保护区, 优先保护单元… as the zone layers' legends name them
+    value: texts for layer in ZONE_LAYERS for value, texts in _style_labels(layer.style).items()
+}
+
 FIELDS: Mapping[str, Labels] = {  # the field a value is shown for → its labels
     "category": CATEGORIES,
     "enforcement_status": _style_labels(ENFORCEMENT_STATUS),
@@ -40,6 +55,8 @@ FIELDS: Mapping[str, Labels] = {  # the field a value is shown for → its label
     "medium": _style_labels(OUTLET_MEDIUM),
     "severity": _style_labels(FLAGS.style),
     "flag_status": FLAG_STATUSES,
+    "zone_kind": ZONE_KINDS,
+    "zone_grade": ZONE_GRADES,
 }
 
 
