@@ -55,7 +55,8 @@ def public_unit(session: Session, *, credit_code: str, site: int | None) -> dict
     sites = _sites(session, code) if is_well_formed(code) else []
     chosen = sites[0] if site is None and sites else site
     if chosen not in sites:
-        raise NotFoundError(f"no unit with credit code {credit_code!r} and site {site}")
+        which = f" and site {site}" if site is not None else ""
+        raise NotFoundError(f"no unit with credit code {credit_code!r}{which}")
     geometry = sa.literal_column(quoted(UNITS.geom_column))
     row = session.execute(
         sa.select(

@@ -229,7 +229,7 @@ def test_filters_reach_tiles_and_export(recorded, tmp_path) -> None:
     assert_clean(recorded)
 
 
-@pytest.mark.parametrize("path", ["/map", "/siting", "/imports"])
+@pytest.mark.parametrize("path", ["/map", "/siting", "/imports"], ids=lambda path: path.strip("/"))
 def test_anonymous_staff_pages_go_to_sign_in(recorded, path: str) -> None:
     recorded.page.goto(f"{recorded.base_url}{path}")
     assert f"/login?next={path.replace('/', '%2F')}" in recorded.page.url
