@@ -365,6 +365,8 @@ def test_public_unit_page_has_a_stable_address(recorded, u01) -> None:
     assert_clean(recorded)
     missing = page.goto(f"{recorded.base_url}/public/units/000000000000000000")
     assert missing.status == 404
+    said = page.inner_text("main")
+    assert "000000000000000000" in said and "None" not in said
 
 
 def test_public_page_json_blocks_parse(recorded) -> None:
