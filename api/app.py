@@ -25,6 +25,7 @@ from api.routes import (
     imports,
     industries,
     ledger_exports,
+    ledger_pages,
     monitoring,
     ogc,
     pages,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.include_router(monitoring.router)
     app.include_router(imports.router)
     app.include_router(import_page.router)
+    app.include_router(ledger_pages.router)
 
     app.mount(STATIC_URL, StaticFiles(directory=STATIC_DIR), name="static")
 

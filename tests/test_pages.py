@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE
+from geo.problems import open_problem
 from geo.settings import DatabaseSettings, Settings, WebSettings
 from geo.users import authenticate, create_user, open_session
 from tests.conftest import use_session
@@ -169,6 +170,9 @@ ENUM_OF_FIELD = {  # a panel's coded field → the database enum its values come
     "flag_status": "flag_status",
     "severity": "severity",
     "medium": "medium",
+    "problem_status": "problem_status",
+    "problem_source": "problem_source",
+    "zone_kind": "zone_kind",
 }
 
 
@@ -194,3 +198,43 @@ def test_anonymous_pages_get_the_labels_of_public_fields_only(client, inspector)
     assert set(public) == set(PUBLIC_FIELDS) and public["category"]["key"] == "重点管理"
     signed_in(client)
     assert "enforcement_status" in labels(client.get("/map").text)
+
+
+def _problem(session, unit_id: int, **extra) -> int:
+    return open_problem(
+        session,
+        source="inspection",
+        problem_type="over_limit_discharge",
+        unit_id=unit_id,
+        finding="废水总排口化学需氧量超标",
+        department="江津区生态环境局执法支队",
+        deadline=None,
+        today=date(2026, 11, 24),
+        opened_by="wang.li",
+        **extra,
+    )
+
+
+def test_the_ledger_page_lists_filters_and_opens_a_problem(client, session, inspector) -> None:
+    world = build_world(session)
+    problem_id = _problem(session, world.units["valid"])
+    assert client.get("/ledger", follow_redirects=False).headers["location"].startswith("/login")
+    signed_in(client)
+    page = client.get("/ledger")
+    assert page.status_code == 200
+    row = re.search(rf'<tr data-problem="{problem_id}".*?</tr>', page.text, re.S).group(0)
+    assert "超标排放" in row and "待整改" in row and "江津区生态环境局执法支队" in row
+    assert f'href="/map?unit={world.units["valid"]}"' in row
+    assert 'id="pm-board"' in page.text and "清零看板" in page.text
+    closed_only = client.get("/ledger?status=closed")
+    assert f'data-problem="{problem_id}"' not in closed_only.text
+    assert 'id="pm-ledger-empty"' in closed_only.text
+    assert client.get("/ledger?status=nonsense").status_code == 422
+    detail = client.get(f"/ledger/{problem_id}")
+    assert detail.status_code == 200
+    assert (
+        'data-to="rectifying"' in detail.text and "开始整改" in detail.text
+    )  # an inspector's step
+    assert "废水总排口化学需氧量超标" in detail.text and 'id="pm-evidence-form"' in detail.text
+    missing = client.get("/ledger/999999")
+    assert missing.status_code == 404 and "problem 999999 does not exist" in missing.text

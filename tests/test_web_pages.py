@@ -14,12 +14,13 @@ import io
 import json
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import mapbox_vector_tile
 import pyogrio
 import pytest
+import segno
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from data.demo.loader import write_demo
 from data.demo.options import DemoOptions
 from data.demo.province import build_demo
 from geo.db import make_engine
+from geo.problems import open_problem, transition
 from geo.screening import screen
 from geo.settings import DatabaseSettings, Settings
 from geo.users import create_user
@@ -425,4 +427,64 @@ def test_import_page_shows_every_problem_then_checks_then_writes(recorded, tmp_p
     runs = page.locator("#pm-import-runs tbody tr").count()
     assert runs == 1  # the refused file and the dry run left no record
     recorded.expect_refusals(422)  # the refused file's
+    assert_clean(recorded)
+
+
+def test_ledger_steps_and_evidence_in_the_browser(recorded, demo_db, u01, tmp_path) -> None:
+    engine = make_engine(demo_db)
+    with Session(engine) as session:  # two problems of U01, both verified by a reviewer
+        ids = []
+        for finding in ("厂界噪声超标", "雨污未分流"):
+            problem_id = open_problem(
+                session, source="inspection", problem_type="rectification_order",
+                unit_id=u01["id"], finding=finding, department="丰都县生态环境局",
+                deadline=date(2027, 3, 1), today=date(2026, 11, 24), opened_by="test",
+            )  # fmt: skip
+            version = 1
+            for to in ("rectifying", "submitted", "verified"):
+                if to == "submitted":
+                    session.execute(
+                        text("INSERT INTO problem_attachments (problem_id, stored_name,"
+                             " original_name, media_type, size_bytes, sha256, uploaded_by,"
+                             " uploaded_at) VALUES (:p, md5(random()::text), 'x.pdf',"
+                             " 'application/pdf', 1, repeat('0', 64), 'test', now())"),
+                        {"p": problem_id},
+                    )  # fmt: skip
+                version = transition(
+                    session, problem_id=problem_id, to=to, version=version, note=None,
+                    actor="test", role="admin", now=datetime(2026, 11, 24, 10, tzinfo=UTC),
+                )  # fmt: skip
+            ids.append(problem_id)
+        session.commit()
+    engine.dispose()
+    sign_in(recorded, "/ledger")
+    page = recorded.page
+    assert page.locator(f"#pm-ledger tr[data-problem='{ids[0]}']").inner_text().count("已核查") == 1
+    page.click(f"#pm-ledger tr[data-problem='{ids[0]}'] a[href='/ledger/{ids[0]}']")
+    page.wait_for_selector("body[data-ready=true]", timeout=TIMEOUT)
+    back = "button.pm-step[data-to=rectifying]"
+    page.click(back)  # a supervisor sends it back: a reason is required
+    page.wait_for_selector("#pm-step-error:has-text('reason')", timeout=TIMEOUT)
+    assert page.inner_text("#pm-problem-status").startswith("已核查")
+    page.fill("#pm-step-note", "整改材料不全，补充监测报告")
+    with page.expect_navigation():
+        page.click(back)
+    assert page.inner_text("#pm-problem-status").startswith("整改中")
+    assert "整改材料不全，补充监测报告" in page.inner_text("#pm-history")
+    assert page.locator("#pm-no-steps").count() == 1  # rectifying is the inspector's to move
+    png = tmp_path / "监测报告.png"
+    segno.make("permitmap").save(str(png), kind="png")
+    page.set_input_files("#pm-evidence-form input[type=file]", str(png))
+    with page.expect_navigation():
+        page.click("#pm-evidence-form button[type=submit]")
+    assert "监测报告.png" in page.inner_text("#pm-evidence")
+    page.goto(f"{recorded.base_url}/ledger/{ids[1]}")
+    with page.expect_navigation():
+        page.click("button.pm-step[data-to=closed]")
+    assert page.inner_text("#pm-problem-status").startswith("已销号")
+    page.goto(f"{recorded.base_url}/ledger?status=closed")
+    assert page.locator(f"#pm-ledger tr[data-problem='{ids[1]}']").count() == 1
+    board = page.locator("#pm-board tbody tr[data-county] td").all_inner_texts()
+    assert board == ["1", "0", "1", ""]  # U01's county only: one still open, one closed
+    recorded.expect_refusals(422)  # the missing reason's
     assert_clean(recorded)
