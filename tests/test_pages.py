@@ -230,6 +230,10 @@ def test_the_ledger_page_lists_filters_and_opens_a_problem(client, session, insp
     assert f'data-problem="{problem_id}"' not in closed_only.text
     assert 'id="pm-ledger-empty"' in closed_only.text
     assert client.get("/ledger?status=nonsense").status_code == 422
+    of_unit = client.get(f"/ledger?unit_id={world.units['valid']}")
+    assert f'data-problem="{problem_id}"' in of_unit.text and 'id="pm-ledger-unit"' in of_unit.text
+    other = client.get(f"/ledger?unit_id={world.units['expired_status']}")
+    assert f'data-problem="{problem_id}"' not in other.text
     detail = client.get(f"/ledger/{problem_id}")
     assert detail.status_code == 200
     assert (

@@ -199,6 +199,8 @@ def test_search_and_click_open_the_units_panel(recorded, u01) -> None:
     click_map_center(recorded)  # the map is centred on the unit: click its dot
     page.wait_for_selector(f"#pm-panel-body:has-text('{u01['permit_no']}')", timeout=TIMEOUT)
     assert page.inner_text("#pm-panel-title") == u01["name"]
+    ledger_link = page.get_attribute("#pm-unit-ledger", "href")
+    assert ledger_link == f"/ledger?unit_id={u01['id']}"
     facts = page.inner_text("#pm-panel-body .pm-facts")  # coded values under their names
     assert "违法设置（禁止类问题）" in facts and "violation" not in facts
     assert re.search("重点管理|简化管理|登记管理", facts)

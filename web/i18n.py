@@ -79,6 +79,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "ledger_closed_month": {"zh": "本月销号", "en": "Closed this month"},
     "ledger_cleared": {"zh": "已清零", "en": "Cleared"},
     "ledger_overdue_only": {"zh": "仅逾期", "en": "Overdue only"},
+    "ledger_one_unit": {"zh": "仅单位 #{id} 的问题", "en": "Unit #{id}'s problems only"},
+    "ledger_of_unit": {"zh": "该单位的问题台账", "en": "This unit's problems in the ledger"},
     "ledger_total": {"zh": "共 {total} 条", "en": "{total} problems"},
     "problem_type": {"zh": "问题类型", "en": "Type"},
     "problem_source": {"zh": "问题来源", "en": "Source"},

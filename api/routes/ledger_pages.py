@@ -34,13 +34,20 @@ def ledger_page(
     county: Annotated[str | None, Query(pattern=r"^(\d{6})?$")] = None,
     status: Annotated[Status | Literal[""] | None, Query()] = None,
     overdue: bool = False,
+    unit_id: Annotated[int | None, Query(ge=1)] = None,
     page: Annotated[int, Query(ge=1)] = 1,
 ) -> Response:
-    """The board of the month and one page of the filtered ledger."""
+    """The board of the month and one page of the filtered ledger (`unit_id`: one unit's, the
+    unit panel's link)."""
     if user is None:
         return to_sign_in(request)
     today = clock.today()
-    filters = {"county": county or None, "status": status or None, "overdue": overdue or None}
+    filters = {
+        "county": county or None,
+        "status": status or None,
+        "overdue": overdue or None,
+        "unit_id": unit_id,
+    }
     found = list_problems(session, filters=filters, today=today, page=page, page_size=PAGE_SIZE)
     counties = session.execute(
         text("SELECT code, name FROM admin_regions WHERE level = 'county' ORDER BY code")
@@ -56,6 +63,7 @@ def ledger_page(
         counties=[tuple(c) for c in counties],
         statuses=STATUSES,
         chosen={"county": county or "", "status": status or "", "overdue": overdue},
+        unit_id=unit_id,
     )
     return respond_page(request, render_page("ledger.html", context))
 

@@ -147,6 +147,7 @@
         return [f.rule_code + " · " + (f.zone_code || "") + " · " + label("flag_status", f.status),
           label("severity", f.severity), f.legal_basis];
       })),
+      el("p", {}, [el("a", { href: "/ledger?unit_id=" + encodeURIComponent(unit.id), id: "pm-unit-ledger" }, [t("ledger_of_unit")])]),
       el("h3", { text: t("enforcement") }),
       (record.enforcement || []).length ? table(["", ""], record.enforcement.map(function (e) { return [e.date, e.summary]; }))
         : el("p", { text: t("none") })
