@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from api.cli_support import cli_settings, cli_transaction
+from api.cli_support import check_input_file, cli_settings, cli_transaction
 from geo.coords import parse_crs
 from geo.errors import ValidationError
 from geo.imports.base import ImportRejectedError, ImportReport, ImportSource
@@ -57,14 +57,8 @@ def import_command(
     """Import a file: every row is checked first; any problem writes nothing and exits 1."""
     if kind not in IMPORT_KINDS:
         raise ValidationError(f"unknown kind {kind!r}: one of {', '.join(IMPORT_KINDS)}")
-    if not file.is_file():
-        raise ValidationError(f"{file}: no such file")
     settings = cli_settings()
-    if file.stat().st_size > settings.imports.max_bytes:
-        raise ValidationError(
-            f"{file}: larger than the limit of {settings.imports.max_bytes:,} bytes"
-            " (PERMITMAP_IMPORT_MAX_BYTES)"
-        )
+    check_input_file(file, settings)
     options = ImportOptions(dry_run=dry_run, allow_bad_check_digit=allow_bad_check_digit)
     with Progress(
         SpinnerColumn(),

@@ -17,7 +17,7 @@ from typing import Annotated
 import typer
 from sqlalchemy.orm import Session
 
-from api.cli_support import cli_settings, cli_transaction
+from api.cli_support import check_input_file, cli_settings, cli_transaction
 from api.monitor_receiver import Receiver
 from api.monitor_simulator import SimulationOptions, simulate
 from geo.clock import CHINA, SystemClock
@@ -131,14 +131,8 @@ def import_command(
 ) -> None:
     """Import readings (MN or 排放口ID, 污染物代码, 数据时间, 数值, 数据类型, 标记…): every row is
     checked first; any problem imports nothing and exits 1; then the checks run."""
-    if not file.is_file():
-        raise ValidationError(f"{file}: no such file")
     settings = cli_settings()
-    if file.stat().st_size > settings.imports.max_bytes:
-        raise ValidationError(
-            f"{file}: larger than the limit of {settings.imports.max_bytes:,} bytes"
-            " (PERMITMAP_IMPORT_MAX_BYTES)"
-        )
+    check_input_file(file, settings)
     source = ImportSource(
         data=file.read_bytes(), filename=file.name, limits=settings.imports, encoding=encoding
     )

@@ -6,10 +6,12 @@ from __future__ import annotations
 import getpass
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 
 from geo.db import database_url, make_engine
+from geo.errors import ValidationError
 from geo.migrate import require_migrated
 from geo.settings import Settings
 from geo.users import set_actor
@@ -37,3 +39,14 @@ def cli_transaction(settings: Settings) -> Iterator[Session]:
     with Session(engine) as session, session.begin():
         set_actor(session, cli_actor())
         yield session
+
+
+def check_input_file(file: Path, settings: Settings) -> None:
+    """Refuse a file to import that is missing or over PERMITMAP_IMPORT_MAX_BYTES."""
+    if not file.is_file():
+        raise ValidationError(f"{file}: no such file")
+    if file.stat().st_size > settings.imports.max_bytes:
+        raise ValidationError(
+            f"{file}: larger than the limit of {settings.imports.max_bytes:,} bytes"
+            " (PERMITMAP_IMPORT_MAX_BYTES)"
+        )
