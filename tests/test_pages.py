@@ -13,13 +13,15 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.auth import SESSION_COOKIE
-from geo.problems import open_problem
+from geo.imports.run import IMPORT_KINDS
+from geo.problems import TRANSITIONS, open_problem
 from geo.settings import DatabaseSettings, Settings, WebSettings
 from geo.users import authenticate, create_user, open_session
 from tests.conftest import use_session
 from tests.layer_fixtures import build_world
-from web.i18n import LANGUAGES
+from web.i18n import LANGUAGES, messages
 from web.offline import external_references
+from web.ogc_pages import TEMPLATES_DIR
 from web.value_labels import PUBLIC_FIELDS, value_labels
 
 PASSWORD = "correct horse battery"
@@ -242,3 +244,20 @@ def test_the_ledger_page_lists_filters_and_opens_a_problem(client, session, insp
     assert "废水总排口化学需氧量超标" in detail.text and 'id="pm-evidence-form"' in detail.text
     missing = client.get("/ledger/999999")
     assert missing.status_code == 404 and "problem 999999 does not exist" in missing.text
+
+
+def test_every_message_a_template_names_exists_in_both_languages() -> None:
+    """A missing key renders as nothing (jinja's default): names found in the templates, and the
+    families the templates build from data, must all be messages."""
+    named = set()
+    for template in TEMPLATES_DIR.glob("pages/*.html"):
+        source = template.read_text(encoding="utf-8")
+        named |= set(re.findall(r"\bt\.([a-z_0-9]+)\b", source))
+        named |= set(re.findall(r"\bt\['([a-z_0-9]+)'\]", source))
+    built = {f"import_kind_{kind}" for kind in IMPORT_KINDS}
+    built |= {f"ledger_step_{to}" for (_, to) in TRANSITIONS}
+    built |= {f"crs_{crs}" for crs in ("wgs84", "cgcs2000", "gcj02", "bd09")}
+    for language in LANGUAGES:
+        known = messages(language)
+        assert named - {"format", "get"} <= set(known), language
+        assert built <= set(known), language
