@@ -29,7 +29,9 @@ def transaction(engine: Engine) -> Iterator[Session]:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    """The request's session: commit on success, roll back on error."""
+    """The request's session: commit on success, roll back on error. It ends with the
+    handler, before the response is sent (SessionDep's scope "function"): a client answered
+    2xx can rely on the write being committed, and a failed commit is answered as an error."""
     with transaction(request.app.state.engine) as session:
         yield session
 
@@ -41,7 +43,7 @@ async def get_session_factory(request: Request) -> SessionFactory:
 
 
 EngineDep = Annotated[Engine, Depends(get_engine)]
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SessionFactoryDep = Annotated[SessionFactory, Depends(get_session_factory)]
 
 

@@ -4,9 +4,12 @@ A browser session left idle ends (登录连接超时自动退出); API tokens ke
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -17,6 +20,7 @@ from api.auth import SESSION_COOKIE
 from geo.errors import TooManyAttemptsError
 from geo.settings import AuthSettings, DatabaseSettings, Settings
 from geo.users import SignInPolicy, authenticate, create_user, open_session, session_user
+from tests.browser import live_server
 
 PASSWORD = "correct horse battery"
 WRONG = "not the password at all"
@@ -158,3 +162,71 @@ def test_the_app_ends_an_idle_browser_session(app_client, engine, committed_user
     assert app_client.get("/api/auth/me").status_code == 401
     page = app_client.get("/map", follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"].startswith("/login")
+
+
+@contextmanager
+def at_commit(engine: Engine, body: str) -> Iterator[None]:
+    """Every commit that opened a session row first runs `body` (plpgsql, in a deferred
+    constraint trigger): shows whether a response waits for its transaction's commit."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"CREATE FUNCTION test_at_commit() RETURNS trigger LANGUAGE plpgsql AS"
+                f" $$ BEGIN {body}; RETURN NULL; END $$;"
+                " CREATE CONSTRAINT TRIGGER test_at_commit AFTER INSERT ON auth_sessions"
+                " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION test_at_commit()"
+            )
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text("DROP TRIGGER test_at_commit ON auth_sessions"))
+            conn.execute(text("DROP FUNCTION test_at_commit()"))
+
+
+def test_a_write_is_committed_before_its_answer_is_sent(db_url, engine, committed_user) -> None:
+    """The browser follows the sign-in's redirect at once: the session must already be
+    committed, or the next page sees no session (CI's sign-ins that never reached /map)."""
+    app = create_app(Settings(database=DatabaseSettings(database_url=db_url)))
+    form = {"username": committed_user, "password": PASSWORD, "next": "/map"}
+    with (
+        at_commit(engine, "PERFORM pg_sleep(1)"),
+        live_server(app) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        signed_in = http.post("/login", data=form)
+        assert signed_in.status_code == 303 and signed_in.headers["location"] == "/map"
+        assert _stored_sessions(engine, signed_in.cookies[SESSION_COOKIE]) == 1
+        page = http.get("/map", follow_redirects=False)
+        assert page.status_code == 200, page.headers.get("location")
+        api = http.post("/api/auth/token", json={"username": committed_user, "password": PASSWORD})
+        assert api.status_code == 200
+        assert _stored_sessions(engine, api.json()["access_token"]) == 1
+
+
+def test_a_failed_commit_is_answered_as_an_error(db_url, engine, committed_user) -> None:
+    """A write whose commit fails is not answered as a success (a token never stored)."""
+    app = create_app(Settings(database=DatabaseSettings(database_url=db_url)))
+    credentials = {"username": committed_user, "password": PASSWORD}
+    stored = _count(engine, "SELECT count(*) FROM auth_sessions")
+    with (
+        at_commit(engine, "RAISE EXCEPTION 'refused at commit'"),
+        live_server(app) as base,
+        httpx.Client(base_url=base, timeout=30) as http,
+    ):
+        refused = http.post("/api/auth/token", json=credentials)
+    assert refused.status_code == 500
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert "refused at commit" not in refused.text  # no internals to the client
+    assert _count(engine, "SELECT count(*) FROM auth_sessions") == stored
+
+
+def _stored_sessions(engine: Engine, token: str) -> int:
+    digest = hashlib.sha256(token.encode()).digest()
+    return _count(engine, "SELECT count(*) FROM auth_sessions WHERE token_hash = :h", h=digest)
+
+
+def _count(engine: Engine, query: str, **params: object) -> int:
+    with engine.connect() as conn:
+        return conn.execute(text(query), params).scalar_one()
