@@ -55,6 +55,7 @@ test: $(STAMP) chromium gdal
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 ## bench-load: generate and load the 1,000,000-unit demo into a scratch database
 bench-load: $(STAMP)

@@ -14,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.middleware.gzip import GZipMiddleware
 
 from api.errors import install_error_handlers
+from api.request_gate import RequestGate, reserve_worker_threads
 from api.routes import (
     auth,
     disclosure,
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        reserve_worker_threads(settings.server.busy_requests)
         pool_size = settings.database.db_pool_size
         url = database_url(settings.database, settings.cluster)
         # no pre-ping: one round trip less on every request; a lost connection fails one request
@@ -89,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     install_error_handlers(app)
     # JSON and GeoJSON pages shrink ~10× at level 1; tiles arrive already gzipped and pass through
     app.add_middleware(GZipMiddleware, minimum_size=2048, compresslevel=1)
+    app.add_middleware(RequestGate, limit=settings.server.busy_requests)  # outermost
     app.include_router(health.router)
     app.include_router(ledger_exports.router)  # before /api/problems/{id} and /api/flags/…
     app.include_router(screening.router)

@@ -59,6 +59,8 @@ class ServerSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # requests at work at once (the rest wait their turn); the app has a few more worker threads
+    busy_requests: int = Field(default=40, ge=1, le=1000)
 
 
 class Settings:

@@ -1,5 +1,6 @@
 """The app: /health, /docs, and RFC 9457 problem details without internals."""
 
+import asyncio
 import re
 import threading
 import time
@@ -105,6 +106,25 @@ def test_a_page_waiting_on_the_database_does_not_stall_the_server(db_url, engine
         locker.rollback()
         waiting.join(timeout=60)
     assert pages == [200]
+
+
+def test_more_requests_than_worker_threads_all_get_answers(db_url) -> None:
+    """A request holds its database connection across thread hops (handler, serialisation):
+    with more requests at work than threads, threads waited for connections held by requests
+    waiting for threads, and 100 staff requests on a one-connection pool got 500s after 60 s.
+    The request gate keeps fewer requests at work than threads: every one is answered."""
+    app = create_app(Settings(database=DatabaseSettings(database_url=db_url, db_pool_size=1)))
+    staff = {"Authorization": "Bearer dev-staff-token"}
+
+    async def many(base: str) -> list[int]:
+        limits = httpx.Limits(max_connections=200)
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+            calls = (http.get("/api/problems/dashboard", headers=staff) for _ in range(100))
+            return [response.status_code for response in await asyncio.gather(*calls)]
+
+    with live_server(app) as base:
+        statuses = asyncio.run(many(base))
+    assert statuses == [200] * 100
 
 
 def _lock_waits(engine) -> int:
