@@ -93,8 +93,11 @@ class Layer:
     datetime (e.g. zones in force today); `count_source`, when given, is a table with exactly one
     row per feature, cheaper to count than the view; `cluster_source`, a narrower table or view
     with the geometry and the styled fields, feeds the clusters. `sources` lists the tables whose
-    changes invalidate the layer's caches. Point layers with `aggregate` are clustered at zooms
-    where a tile would carry more than the configured number of features.
+    changes invalidate the layer's caches; `public_sources`, when given, those of the public's
+    tiles (the public style's own grid: a table feeding only staff fields, such as the ledger or
+    open monitoring events, does not make the public map re-render or re-cluster). Point layers
+    with `aggregate` are clustered at zooms where a tile would carry more than the configured
+    number of features.
     """
 
     id: str
@@ -107,6 +110,7 @@ class Layer:
     sources: tuple[str, ...]
     audience: Audience = Audience.PUBLIC
     public_style: Style | None = None
+    public_sources: tuple[str, ...] | None = None
     id_field: str = "id"
     count_source: str | None = None
     cluster_source: str | None = None
@@ -118,6 +122,20 @@ class Layer:
     maxzoom: int = 22
     aggregate: bool = False
     description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.public_sources is None:
+            return
+        if self.public_style is None:
+            raise ValueError(f"{self.id}: public_sources needs a public_style (a grid of its own)")
+        if not set(self.public_sources) <= set(self.sources):
+            raise ValueError(f"{self.id}: public_sources must be among sources")
+
+    def sources_for(self, audience: Audience) -> tuple[str, ...]:
+        """The tables whose changes invalidate this audience's tiles and clusters."""
+        if audience == Audience.PUBLIC and self.public_sources is not None:
+            return self.public_sources
+        return self.sources
 
     @property
     def clustered(self) -> bool:

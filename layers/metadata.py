@@ -40,8 +40,8 @@ class ExtentCache:
         self._extents: dict[tuple[str, str], tuple[float, float, float, float]] = {}
 
     def bounds(self, session: Session, layer: Layer) -> tuple[float, float, float, float]:
-        """The layer's extent at the current data version."""
-        key = (layer.id, data_version(session, layer))
+        """The layer's extent at the current data version (of every source: staff's)."""
+        key = (layer.id, data_version(session, layer, Audience.STAFF))
         if key not in self._extents:
             self._extents = {k: v for k, v in self._extents.items() if k[0] != layer.id}
             self._extents[key] = layer_bounds(session, layer)

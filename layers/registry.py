@@ -100,6 +100,7 @@ UNITS = Layer(
         *("units", "permits", "flags", "outlets", "problems", "industry_codes", "admin_regions"),
         "monitoring_events",
     ),
+    public_sources=("units", "permits", "industry_codes", "admin_regions"),
     style=ENFORCEMENT_STATUS,
     public_style=PERMIT_STATE,
     temporal=Temporal("permit_valid_from", "permit_valid_to"),
@@ -137,6 +138,7 @@ OUTLETS = Layer(
     aggregate=True,
     minzoom=6,
     sources=("outlets", "outlet_pollutants", "units", "monitoring_events", "monitoring_devices"),
+    public_sources=("outlets", "outlet_pollutants", "units"),
     style=LIVE_STATUS,
     public_style=OUTLET_MEDIUM,
     fields=(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from layers.declarations import Field, Layer, Style
+from layers.declarations import Audience, Field, Layer, Style
 
 
 def quoted(identifier: str) -> str:
@@ -64,8 +64,9 @@ def fetch_row(session: Session, sql: str, params: Mapping[str, object]) -> tuple
         return cursor.fetchone()
 
 
-def data_version(session: Session, layer: Layer) -> str:
-    """A key that changes whenever data under the layer changes, or the day does.
+def data_version(session: Session, layer: Layer, audience: Audience) -> str:
+    """A key that changes whenever data under the audience's view of the layer changes, or the
+    day does.
 
     Statement triggers bump `data_versions` for each table; the date is part of the key because
     statuses such as "expires within 90 days" move with it.
@@ -74,5 +75,5 @@ def data_version(session: Session, layer: Layer) -> str:
         session,
         "SELECT current_date::text || '|' || coalesce(string_agg(source || '=' || version,"
         " ',' ORDER BY source), '') FROM data_versions WHERE source = ANY(:sources)",
-        {"sources": list(layer.sources)},
+        {"sources": list(layer.sources_for(audience))},
     )[0]

@@ -90,7 +90,7 @@ def cached_tile(
     session: Session, request: TileRequest, limits: TileLimits, cache: TileCache
 ) -> CachedTile:
     """The tile from the cache when its data has not changed, else rendered and cached."""
-    version = data_version(session, request.layer)
+    version = data_version(session, request.layer, request.audience)
     filter_key = request.filter.key if request.filter else ""
     key = (request.layer.id, request.audience, request.z, request.x, request.y, version, filter_key)
     tile = cache.get(key)
@@ -141,16 +141,15 @@ def refresh_clusters(session: Session, grid: int) -> list[str]:
     Tile requests do this on demand; running it after a bulk load moves the cost off the first
     map view. Returns the keys of the grids checked.
     """
-    refreshed = []
+    refreshed: list[str] = []
     for layer in LAYERS.values():
         if not layer.clustered:
             continue
-        version = data_version(session, layer)
-        styles = {layer.style_for(audience) for audience in Audience}
-        for style in styles:
-            cell_grid = CellGrid(layer, style, grid)
-            ensure_cells(session, cell_grid, version)
-            refreshed.append(cell_grid.key)
+        for audience in Audience:
+            cell_grid = CellGrid(layer, layer.style_for(audience), grid)
+            if cell_grid.key not in refreshed:  # a style both audiences share: one grid
+                ensure_cells(session, cell_grid, data_version(session, layer, audience))
+                refreshed.append(cell_grid.key)
     return refreshed
 
 
@@ -159,8 +158,8 @@ def warm_up(session: Session, limits: TileLimits) -> None:
     the relations, plans and functions they touch loaded on this connection. Reads only; the
     stored clusters are read, never rebuilt."""
     for layer in LAYERS.values():
-        data_version(session, layer)
         for audience in filter(layer.visible_to, Audience):
+            data_version(session, layer, audience)
             corner = TileRequest(layer, max(layer.minzoom, 20), 0, 0, audience)
             if layer.clustered:
                 grid = CellGrid(layer, layer.style_for(audience), limits.grid)

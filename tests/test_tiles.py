@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import json
 import math
+import re
 
 import mapbox_vector_tile
 import pytest
@@ -14,6 +16,7 @@ from sqlalchemy import text
 
 from api.app import create_app
 from geo.settings import DatabaseSettings, LayerSettings, Settings
+from layers.cells import CellGrid, cell_points_sql
 from layers.declarations import Audience, StyleClass
 from layers.registry import LAYERS
 from tests.conftest import use_session
@@ -333,3 +336,52 @@ def test_filtered_and_unfiltered_tiles_are_cached_apart(client, session) -> None
     )
     assert everyone.headers["etag"] != filtered.headers["etag"]
     assert client.get(path, headers=STAFF).content == everyone.content
+
+
+def _built_for(session, pattern: str) -> str:
+    return session.execute(
+        text("SELECT DISTINCT built_for FROM layer_cells_state WHERE layer LIKE :p"), {"p": pattern}
+    ).scalar_one()
+
+
+def test_a_ledger_write_re_clusters_staff_tiles_only(capped_client, session) -> None:
+    """A problem opened changes staff colours (enforcement status), not the public's: the
+    public tile stays cached and its clusters are not rebuilt."""
+    add_crowd(session, 300, 106.01, 29.01, 0.05)
+    path = "/tiles/units/{}/{}/{}.mvt".format(*tile_of(106.03, 29.03, 8))
+    public, staff = capped_client.get(path), capped_client.get(path, headers=STAFF)
+    public_cells = _built_for(session, "units:permit_state:%")
+    staff_cells = _built_for(session, "units:enforcement_status:%")
+    unit_id = session.execute(text("SELECT min(id) FROM units")).scalar_one()
+    session.execute(
+        text(
+            "INSERT INTO problems (source, problem_type, unit_id, finding, department, deadline,"
+            " status, opened_on, opened_by) VALUES ('inspection', 'rectification_order', :unit,"
+            " '现场检查发现问题', '执法支队', current_date + 30, 'open', current_date, 'tester')"
+        ),
+        {"unit": unit_id},
+    )
+    hits = capped_client.app.state.tile_cache.hits
+    assert capped_client.get(path).headers["etag"] == public.headers["etag"]
+    assert capped_client.app.state.tile_cache.hits == hits + 1
+    assert _built_for(session, "units:permit_state:%") == public_cells
+    after = decode(capped_client.get(path, headers=STAFF))
+    assert sum(f["properties"]["n_open_problem"] for f in after) == 1
+    assert after != decode(staff)
+    assert _built_for(session, "units:enforcement_status:%") != staff_cells
+
+
+def test_public_tiles_read_only_their_public_sources(session) -> None:
+    """The tables the public's tile and cluster queries read are all in the layer's
+    `public_sources`: a change anywhere else cannot change what the public sees."""
+    narrowed = [layer for layer in LAYERS.values() if layer.public_sources is not None]
+    assert {"units", "outlets"} <= {layer.id for layer in narrowed}
+    for layer in narrowed:
+        fields = ", ".join(f.expression for f in layer.fields_for(Audience.PUBLIC))
+        features = f"SELECT {fields}, geom FROM {layer.source}"
+        clusters = cell_points_sql(CellGrid(layer, layer.style_for(Audience.PUBLIC), 8), 8)
+        for sql in (features, clusters):
+            plan = session.execute(text(f"EXPLAIN (FORMAT JSON) {sql}")).scalar_one()
+            read = set(re.findall(r'"Relation Name": "(\w+)"', json.dumps(plan)))
+            assert read <= set(layer.public_sources), (layer.id, read)
+            assert read, layer.id
