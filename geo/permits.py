@@ -20,7 +20,6 @@ Rules (条例 = 《排污许可管理条例》):
 
 from __future__ import annotations
 
-import enum
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -31,7 +30,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from geo.errors import ConflictError, NotFoundError, ValidationError
-from geo.models import PERMIT_NO_PATTERN, PermitStatus
+from geo.models import PERMIT_NO_PATTERN
+from geo.permit_rules import (
+    END_STATUS,
+    FROM_STATUSES,
+    VALID,
+    CancelGround,
+    PermitRecord,
+    Transition,
+    TransitionError,
+    check_ground,
+    state_problem,
+)
 
 VALIDITY_YEARS = 5  # 条例 Art. 14
 REPORT_FREQUENCIES = ("annual", "semiannual", "quarterly", "monthly")
@@ -40,86 +50,6 @@ HISTORY_ACTOR = (
 )
 _PERMIT_NO = re.compile(PERMIT_NO_PATTERN)
 _QUIET_FIELDS = {"updated_at", "created_at", "version"}
-
-
-class Transition(enum.StrEnum):
-    """A lifecycle transition, named as `permit_history.change` records it."""
-
-    ISSUE = "issue"
-    CHANGE = "change"
-    RENEW = "renew"
-    REVOKE = "revoke"
-    CANCEL = "cancel"
-    WITHDRAW = "withdraw"
-
-
-class CancelGround(enum.StrEnum):
-    """Why a permit is cancelled (注销)."""
-
-    UNIT_CLOSED = "unit_closed"
-    EXPIRED = "expired"
-    HOLDER_REQUEST = "holder_request"
-
-
-VALID, EXPIRED = PermitStatus.VALID.value, PermitStatus.EXPIRED.value
-# who may make each transition (admins may make any: api.auth)
-TRANSITION_ROLES: dict[Transition, tuple[str, ...]] = {
-    Transition.ISSUE: ("reviewer",),
-    Transition.CHANGE: ("reviewer",),
-    Transition.RENEW: ("reviewer",),
-    Transition.CANCEL: ("reviewer",),
-    Transition.REVOKE: ("supervisor",),
-    Transition.WITHDRAW: ("supervisor",),
-}
-FROM_STATUSES: dict[Transition, frozenset[str]] = {
-    Transition.CHANGE: frozenset({VALID}),
-    Transition.RENEW: frozenset({VALID, EXPIRED}),
-    Transition.REVOKE: frozenset({VALID, EXPIRED}),
-    Transition.CANCEL: frozenset({VALID, EXPIRED}),
-    Transition.WITHDRAW: frozenset({VALID}),
-}
-IN_FORCE_ONLY = frozenset({Transition.CHANGE, Transition.WITHDRAW})
-END_STATUS = {
-    Transition.REVOKE: PermitStatus.REVOKED.value,
-    Transition.CANCEL: PermitStatus.CANCELLED.value,
-    Transition.WITHDRAW: PermitStatus.WITHDRAWN.value,
-}
-
-
-class TransitionError(ConflictError, ValidationError):
-    """The permit's (or unit's) state forbids the transition: a 409 that names the field it is
-    about (the API adds `field` and `value` to problem details of validation errors)."""
-
-
-@dataclass(frozen=True)
-class PermitRecord:
-    """A permit with its unit's name, county and operating status."""
-
-    id: int
-    permit_no: str
-    unit_id: int
-    unit_name: str
-    credit_code: str
-    county_code: str
-    unit_status: str
-    kind: str
-    status: str
-    issued_on: date
-    valid_from: date
-    valid_to: date
-    authority: str
-    report_frequencies: list[str]
-    version: int
-    created_at: datetime
-    updated_at: datetime
-
-    def in_force(self, today: date) -> bool:
-        """Valid and not past its last day."""
-        return self.status == VALID and self.valid_to >= today
-
-    def transitions(self, today: date) -> list[str]:
-        """The transitions its state allows today (whatever the caller's role)."""
-        return [t.value for t in FROM_STATUSES if _state_problem(self, t, today) is None]
 
 
 @dataclass(frozen=True)
@@ -419,22 +349,9 @@ def end_permit(
     if transition is Transition.CANCEL:
         if ground is None:
             raise ValidationError("a cancellation states its ground", field="ground")
-        _check_ground(permit, ground, today)
+        check_ground(permit, ground, today)
         note = f"{ground.value}: {reason}"
     return _write(session, permit, transition, {"status": END_STATUS[transition]}, note, now)
-
-
-def _check_ground(permit: PermitRecord, ground: CancelGround, today: date) -> None:
-    if ground is CancelGround.UNIT_CLOSED and permit.unit_status != "closed":
-        raise TransitionError(
-            f"the unit is {permit.unit_status}, not closed", field="ground", value=ground.value
-        )
-    if ground is CancelGround.EXPIRED and permit.in_force(today):
-        raise TransitionError(
-            f"the permit is in force until {permit.valid_to}, not expired",
-            field="ground",
-            value=ground.value,
-        )
 
 
 def _amended(amendment: Amendment) -> dict[str, Any]:
@@ -446,23 +363,6 @@ def _amended(amendment: Amendment) -> dict[str, Any]:
     return columns
 
 
-def _state_problem(permit: PermitRecord, transition: Transition, today: date) -> str | None:
-    if permit.status not in FROM_STATUSES[transition]:
-        return f"a {permit.status} permit cannot be {_PAST[transition]}"
-    if transition in IN_FORCE_ONLY and not permit.in_force(today):
-        return f"the permit expired on {permit.valid_to}: renew or cancel it"
-    return None
-
-
-_PAST = {
-    Transition.CHANGE: "changed",
-    Transition.RENEW: "renewed",
-    Transition.REVOKE: "revoked",
-    Transition.CANCEL: "cancelled",
-    Transition.WITHDRAW: "withdrawn",
-}
-
-
 def _current(
     session: Session, permit_id: int, version: int, transition: Transition, today: date
 ) -> PermitRecord:
@@ -470,7 +370,7 @@ def _current(
     permit = get_permit(session, permit_id=permit_id)
     if permit.version != version:
         raise _stale(permit_id, version)
-    problem = _state_problem(permit, transition, today)
+    problem = state_problem(permit, transition, today)
     if problem is not None:
         field_name = "status" if permit.status not in FROM_STATUSES[transition] else "valid_to"
         value = permit.status if field_name == "status" else permit.valid_to

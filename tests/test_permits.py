@@ -13,14 +13,8 @@ from sqlalchemy.orm import Session
 
 from api.app import create_app
 from geo.clock import FixedClock
-from geo.permits import (
-    TRANSITION_ROLES,
-    Amendment,
-    Transition,
-    TransitionError,
-    change_permit,
-    five_years,
-)
+from geo.permit_rules import TRANSITION_ROLES, Transition, TransitionError
+from geo.permits import Amendment, change_permit, five_years
 from geo.users import ROLES, set_actor
 from tests.conftest import use_session
 from tests.factories import SQUARE, add_region, add_unit, credit_code

@@ -3,7 +3,7 @@
 Transitions and who may make them (admins may make any): issue, change (变更), renew (延续) and
 cancel (注销) by reviewers; revoke (撤销) and withdraw (吊销) by supervisors. Every transition
 of an existing permit sends the `version` it read: a stale one is a 409 and nothing is written.
-The rules are geo/permits.py's; the reminders geo/reminders.py's.
+The rules are geo/permit_rules.py's and geo/permits.py's; the reminders geo/reminders.py's.
 """
 
 from __future__ import annotations
@@ -21,14 +21,11 @@ from sqlalchemy.orm import Session
 
 from api.auth import StaffUser, role_user
 from api.deps import ClockDep, SessionDep
+from geo.permit_rules import TRANSITION_ROLES, CancelGround, PermitRecord, Transition
 from geo.permits import (
-    TRANSITION_ROLES,
     Amendment,
-    CancelGround,
     NewPermit,
-    PermitRecord,
     Terms,
-    Transition,
     change_permit,
     end_permit,
     get_permit,
