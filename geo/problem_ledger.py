@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from geo.clock import CHINA
 from geo.errors import NotFoundError, QueryError
-from geo.problems import STATUSES, add_months
+from geo.problem_rules import STATUSES, add_months
 
 OVERDUE_SQL = "coalesce(p.deadline < :today AND p.status NOT IN ('verified', 'closed'), false)"
 PROBLEM_SQL = f"""

@@ -32,7 +32,8 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from geo.errors import ConflictError, NotFoundError, QueryError, ValidationError
-from geo.problems import add_months, open_problem
+from geo.problem_rules import add_months
+from geo.problems import open_problem
 
 KINDS = ("annual", "quarterly", "monthly")
 KIND_ZH = {"annual": "年度", "quarterly": "季度", "monthly": "月度"}

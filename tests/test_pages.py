@@ -14,7 +14,8 @@ from sqlalchemy import text
 from api.app import create_app
 from api.auth import SESSION_COOKIE
 from geo.imports.run import IMPORT_KINDS
-from geo.problems import TRANSITIONS, open_problem
+from geo.problem_rules import TRANSITIONS
+from geo.problems import open_problem
 from geo.settings import DatabaseSettings, Settings, WebSettings
 from geo.users import authenticate, create_user, open_session
 from tests.conftest import use_session

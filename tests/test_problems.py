@@ -12,7 +12,8 @@ from sqlalchemy import text
 from api.app import create_app
 from geo.clock import FixedClock
 from geo.errors import ValidationError
-from geo.problems import STATUSES, TRANSITIONS, add_months, open_problem
+from geo.problem_rules import STATUSES, TRANSITIONS, add_months
+from geo.problems import open_problem
 from geo.settings import AttachmentSettings
 from geo.users import ROLES
 from tests.conftest import use_session

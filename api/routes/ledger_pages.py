@@ -17,7 +17,7 @@ from geo.attachments import attachments_of
 from geo.clock import CHINA
 from geo.errors import NotFoundError
 from geo.problem_ledger import dashboard, get_problem, list_problems
-from geo.problems import EVIDENCE_STATES, STATUSES, TRANSITIONS
+from geo.problem_rules import EVIDENCE_STATES, STATUSES, TRANSITIONS
 from web.pages import render_page
 
 router = APIRouter(include_in_schema=False)

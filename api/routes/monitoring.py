@@ -30,7 +30,7 @@ from geo.monitoring.special_periods import (
     set_special_limit,
 )
 from geo.monitoring.thresholds import get_threshold, set_threshold
-from geo.problems import OPEN_ROLES
+from geo.problem_rules import OPEN_ROLES
 
 router = APIRouter(tags=["monitoring"])
 OpenerUser = role_user(*OPEN_ROLES)

@@ -29,12 +29,8 @@ from geo.attachments import (
 )
 from geo.errors import NotFoundError
 from geo.problem_ledger import dashboard, get_problem, list_problems, parse_month
+from geo.problem_rules import EDIT_ROLES, OPEN_ROLES, SOURCES, STATUSES, TRANSITIONS
 from geo.problems import (
-    EDIT_ROLES,
-    OPEN_ROLES,
-    SOURCES,
-    STATUSES,
-    TRANSITIONS,
     check_evidence_allowed,
     edit_problem,
     evidence_added,
